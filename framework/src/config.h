@@ -1,0 +1,112 @@
+/* config.h - the seam YAML config: parsed, type-checked, ${ENV} substituted.
+ *
+ * The file (see README "Config reference"):
+ *
+ *   seam:                       # process settings, all optional
+ *     plugin_path: [dir, ...]   # where `plugin: NAME` is looked up
+ *     embedded_broker: false    # run against librdkafka's in-process mock
+ *     embedded_broker_count: 1  # brokers in the embedded cluster
+ *     embedded_topics:          # topics the embedded broker creates at start
+ *       - {name: orders, partitions: 4}
+ *     shutdown_timeout_ms: 30000
+ *     log_format: json          # json | logfmt
+ *     log_level: info           # debug | info | warn | error
+ *   kafka:                      # librdkafka properties shared by all consumers
+ *     bootstrap.servers: ${KAFKA_BOOTSTRAP}
+ *   consumers:
+ *     - name: audit             # unique, [A-Za-z0-9_.-]+
+ *       plugin: audit_log       # a name on plugin_path, or a path to a .so
+ *       topics: [orders]        # one or more
+ *       group_id: audit         # the Kafka consumer group
+ *       workers: 4              # worker threads of this instance
+ *       commit_interval_ms: 1000
+ *       retry_backoff_ms: 1000      # first RETRY delay
+ *       retry_backoff_max_ms: 30000 # cap of the doubling delay
+ *       max_buffered_per_partition: 1000  # partition paused above this
+ *       kafka: { ... }          # per-consumer librdkafka properties (override)
+ *       config: { ... }         # the plugin's own config block
+ *
+ * Every error names the file, line, key path and what was expected.
+ */
+#ifndef SEAM_CONFIG_H
+#define SEAM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One `key: value` pair with the line it came from (for error messages). */
+struct seam_kv {
+        char *key;
+        char *value; /* after ${ENV} substitution */
+        int line;
+};
+
+struct seam_kv_list {
+        struct seam_kv *items;
+        size_t count;
+};
+
+struct seam_topic_spec {
+        char *name;
+        int partitions;
+};
+
+struct seam_consumer_config {
+        char *name;
+        char *plugin; /* as written: a path (contains '/') or a name */
+        char **topics;
+        size_t topic_count;
+        char *group_id;
+        int workers;
+        int64_t commit_interval_ms;
+        int64_t retry_backoff_ms;
+        int64_t retry_backoff_max_ms;
+        int max_buffered_per_partition;
+        /* Process-level `kafka:` first, then this consumer's `kafka:`; a key
+         * in both appears once with the consumer's value. */
+        struct seam_kv_list kafka;
+        /* The plugin's `config:` block; nested maps are flattened with '.'
+         * ("db: {host: x}" gives key "db.host"). Scalars only. */
+        struct seam_kv_list plugin_config;
+        int line; /* line of this consumer's entry */
+};
+
+struct seam_config {
+        char *path; /* the file it was loaded from, for messages */
+        char **plugin_path;
+        size_t plugin_path_count;
+        int embedded_broker;
+        int embedded_broker_count;
+        struct seam_topic_spec *embedded_topics;
+        size_t embedded_topic_count;
+        int64_t shutdown_timeout_ms;
+        char *log_format; /* "json" or "logfmt" */
+        char *log_level;  /* "debug" "info" "warn" "error" */
+        struct seam_consumer_config *consumers;
+        size_t consumer_count;
+};
+
+/* Load and validate `path`. On success returns 0 and sets *out (free with
+ * seam_config_destroy). On failure returns SEAM_ERR_CONFIG and writes one
+ * message to errstr: "FILE:LINE: KEY.PATH: what was expected, what was found".
+ */
+int seam_config_load(const char *path, struct seam_config **out, char *errstr,
+                     size_t errstr_size);
+
+/* Same, from memory; `name` stands for the file name in messages. */
+int seam_config_parse(const char *yaml, size_t len, const char *name,
+                      struct seam_config **out, char *errstr,
+                      size_t errstr_size);
+
+void seam_config_destroy(struct seam_config *cfg); /* accepts NULL */
+
+/* Look a key up in a list; NULL if absent. */
+const struct seam_kv *seam_kv_find(const struct seam_kv_list *list,
+                                   const char *key);
+
+/* Substitute ${NAME} (and ${NAME:-default}) from the environment in `in`.
+ * "$$" is a literal '$'. An unset variable without default is an error that
+ * names the variable. Returns a malloc'ed string, or NULL with errstr set. */
+char *seam_config_expand_env(const char *in, char *errstr, size_t errstr_size);
+
+#endif
