@@ -84,6 +84,10 @@ struct seam_config {
         char *log_level;  /* "debug" "info" "warn" "error" */
         struct seam_consumer_config *consumers;
         size_t consumer_count;
+        /* The process-level `kafka:` map as written (already merged into
+         * every consumer's list); for clients that belong to no consumer,
+         * such as the DLQ producer. */
+        struct seam_kv_list kafka;
 };
 
 /* Load and validate `path`. On success returns 0 and sets *out (free with

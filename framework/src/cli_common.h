@@ -1,0 +1,17 @@
+/* cli_common.h - what the subcommands share: loading the config named by
+ * -c with a clear error, and setting up the logger from it. */
+#ifndef SEAM_CLI_COMMON_H
+#define SEAM_CLI_COMMON_H
+
+#include "config.h"
+
+/* Loads `path`; on error prints it to stderr and returns the exit code
+ * (SEAM_EXIT_CONFIG), else 0. */
+int seam_cli_load_config(const char *path, struct seam_config **out);
+
+/* Applies log_format/log_level from the config, unless overridden by the
+ * --log-format/--log-level values given (NULL: not given). Returns an exit
+ * code (0 ok). */
+int seam_cli_setup_log(const struct seam_config *cfg, const char *format, const char *level);
+
+#endif

@@ -1,0 +1,672 @@
+/* consumer.c - a consumer instance's lifecycle and its poll thread: fetch
+ * and dispatch to lanes, pause/resume, rebalance, commit, drain. */
+#include "consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "consumer_internal.h"
+#include "err.h"
+#include "kafka_conf.h"
+#include "log.h"
+
+/* Messages taken from librdkafka per lock round trip. */
+#define POLL_BATCH 256
+/* How often the poll thread looks at lane states when nothing changed. */
+#define HOUSEKEEPING_MS 10
+
+static struct seam_log_ctx inst_log_ctx(const struct seam_instance *inst)
+{
+        struct seam_log_ctx lc = SEAM_LOG_CTX_NONE;
+        lc.consumer = inst->cc->name;
+        lc.plugin = inst->plugin->def->name;
+        return lc;
+}
+
+static struct seam_log_ctx lane_log_ctx(const struct seam_instance *inst,
+                                        const struct lane *lane, int64_t offset)
+{
+        struct seam_log_ctx lc = inst_log_ctx(inst);
+        lc.topic = lane->topic;
+        lc.partition = lane->partition;
+        lc.offset = offset;
+        return lc;
+}
+
+/* ---- commit ---------------------------------------------------------- */
+
+static struct lane *find_lane(struct seam_instance *inst, const char *topic,
+                              int32_t partition)
+{
+        return seam_lane_table_find(&inst->lanes, topic, partition);
+}
+
+/* Records the broker's answer to a commit (lock held). */
+static void commit_result(struct seam_instance *inst,
+                          const rd_kafka_topic_partition_list_t *offsets,
+                          rd_kafka_resp_err_t err)
+{
+        for (int i = 0; offsets && i < offsets->cnt; i++) {
+                const rd_kafka_topic_partition_t *p = &offsets->elems[i];
+                struct lane *lane = find_lane(inst, p->topic, p->partition);
+                if (!lane)
+                        continue;
+                rd_kafka_resp_err_t perr = err ? err : p->err;
+                if (perr == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        if (p->offset > lane->committed)
+                                lane->committed = p->offset;
+                } else {
+                        /* Send it again on the next round. */
+                        lane->commit_sent = lane->committed;
+                        struct seam_log_ctx lc = lane_log_ctx(inst, lane, p->offset);
+                        char key[128];
+                        snprintf(key, sizeof(key), "commit:%s", inst->cc->name);
+                        seam_log_limited(key, 10000, SEAM_LOG_WARN, &lc,
+                                         "offset commit failed: %s (will retry)",
+                                         rd_kafka_err2str(perr));
+                }
+        }
+}
+
+static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+        (void)rk;
+        struct seam_instance *inst = opaque;
+        if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return; /* nothing new to commit: harmless */
+        pthread_mutex_lock(&inst->lock);
+        commit_result(inst, offsets, err);
+        pthread_mutex_unlock(&inst->lock);
+}
+
+/* Commits the commit point of every lane that moved since the last commit
+ * (or of `only` lanes when given). Sync commits wait for the broker. */
+static void commit_lanes(struct seam_instance *inst, struct lane **only,
+                         size_t only_count, int sync)
+{
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+        pthread_mutex_lock(&inst->lock);
+        size_t n = only ? only_count : inst->lanes.count;
+        for (size_t i = 0; i < n; i++) {
+                struct lane *lane = only ? only[i] : inst->lanes.items[i];
+                int64_t cp = seam_tracker_commit_point(lane->tracker);
+                if (cp < 0 || cp <= lane->commit_sent)
+                        continue;
+                rd_kafka_topic_partition_list_add(list, lane->topic, lane->partition)->offset = cp;
+                lane->commit_sent = cp;
+        }
+        pthread_mutex_unlock(&inst->lock);
+        if (list->cnt > 0) {
+                rd_kafka_resp_err_t err = rd_kafka_commit(inst->rk, list, !sync);
+                if (sync) {
+                        pthread_mutex_lock(&inst->lock);
+                        commit_result(inst, list, err);
+                        pthread_mutex_unlock(&inst->lock);
+                } else if (err) {
+                        pthread_mutex_lock(&inst->lock);
+                        commit_result(inst, list, err);
+                        pthread_mutex_unlock(&inst->lock);
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* ---- pause / resume ------------------------------------------------------ */
+
+static void set_paused(struct seam_instance *inst,
+                       rd_kafka_topic_partition_list_t *list, int pause)
+{
+        if (!list->cnt)
+                return;
+        rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(inst->rk, list)
+                                        : rd_kafka_resume_partitions(inst->rk, list);
+        for (int i = 0; i < list->cnt; i++) {
+                if (err || list->elems[i].err) {
+                        struct seam_log_ctx lc = inst_log_ctx(inst);
+                        lc.topic = list->elems[i].topic;
+                        lc.partition = list->elems[i].partition;
+                        seam_log(SEAM_LOG_WARN, &lc, "%s failed: %s",
+                                 pause ? "pause" : "resume",
+                                 rd_kafka_err2str(err ? err : list->elems[i].err));
+                }
+        }
+}
+
+/* Brings lane states and librdkafka's pause flags in line: a partition is
+ * paused while its lane is full (backpressure), waits for a retry, is
+ * stopped, or the instance drains. Runs on the poll thread. */
+static void housekeeping(struct seam_instance *inst)
+{
+        rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(8);
+        int64_t now = seam_mono_ms();
+        size_t high = (size_t)inst->cc->max_buffered_per_partition;
+
+        atomic_store(&inst->housekeeping, 0);
+        pthread_mutex_lock(&inst->lock);
+        for (size_t i = 0; i < inst->lanes.count; i++) {
+                struct lane *lane = inst->lanes.items[i];
+                if (lane->retry_at && now >= lane->retry_at) {
+                        lane->retry_at = 0;
+                        seam_lane_schedule(inst, lane);
+                }
+                /* Hysteresis: resume a full lane only once it is half empty,
+                 * so a busy partition does not flap every message. */
+                int full = lane->qcount >= high || (lane->paused && lane->qcount > high / 2);
+                int want = full || lane->retry_at || lane->stopped || inst->draining;
+                if (want != lane->paused) {
+                        rd_kafka_topic_partition_list_add(want ? pause : resume,
+                                                          lane->topic, lane->partition);
+                        lane->paused = want;
+                }
+        }
+        pthread_mutex_unlock(&inst->lock);
+        set_paused(inst, pause, 1);
+        set_paused(inst, resume, 0);
+        rd_kafka_topic_partition_list_destroy(pause);
+        rd_kafka_topic_partition_list_destroy(resume);
+}
+
+/* ---- rebalance ----------------------------------------------------------- */
+
+static void destroy_messages(rd_kafka_message_t **msgs, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(msgs[i]);
+        free(msgs);
+}
+
+/* Waits (bounded) until no worker holds any of the lanes; returns 0 when
+ * idle, -1 on timeout. Lock held. */
+static int wait_lanes_idle(struct seam_instance *inst, struct lane **lanes,
+                           size_t n, int64_t deadline)
+{
+        for (;;) {
+                int busy = 0;
+                for (size_t i = 0; i < n; i++)
+                        busy |= lanes[i]->running;
+                if (!busy)
+                        return 0;
+                int64_t left = deadline - seam_mono_ms();
+                if (left <= 0)
+                        return -1;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                int64_t step = left < 100 ? left : 100;
+                ts.tv_nsec += (long)(step * 1000000);
+                ts.tv_sec += ts.tv_nsec / 1000000000L;
+                ts.tv_nsec %= 1000000000L;
+                pthread_cond_timedwait(&inst->idle_cv, &inst->lock, &ts);
+        }
+}
+
+/* Stops work on `lanes`: drops what was fetched but not started, lets a
+ * running handler finish (until the drain deadline), and returns with the
+ * lanes idle or, on timeout, still held by a hung handler. */
+static int quiesce_lanes(struct seam_instance *inst, struct lane **lanes, size_t n,
+                         int64_t deadline)
+{
+        pthread_mutex_lock(&inst->lock);
+        for (size_t i = 0; i < n; i++) {
+                struct lane *lane = lanes[i];
+                size_t dropped;
+                seam_lane_unschedule(inst, lane);
+                lane->revoked = 1;
+                lane->retry_at = 0;
+                rd_kafka_message_t **msgs = seam_lane_drop(lane, lane->running, &dropped);
+                pthread_mutex_unlock(&inst->lock);
+                destroy_messages(msgs, dropped);
+                pthread_mutex_lock(&inst->lock);
+        }
+        int rc = wait_lanes_idle(inst, lanes, n, deadline);
+        if (rc < 0) {
+                for (size_t i = 0; i < n; i++) {
+                        if (!lanes[i]->running)
+                                continue;
+                        struct seam_log_ctx lc = lane_log_ctx(
+                            inst, lanes[i], seam_tracker_oldest_pending(lanes[i]->tracker));
+                        seam_log(SEAM_LOG_ERROR, &lc,
+                                 "handler still running at the drain deadline (%lld ms); "
+                                 "its offset is not committed",
+                                 (long long)inst->cfg->shutdown_timeout_ms);
+                }
+        }
+        pthread_mutex_unlock(&inst->lock);
+        return rc;
+}
+
+static void revoke(struct seam_instance *inst,
+                   const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+        struct lane **lanes = calloc((size_t)parts->cnt + 1, sizeof(*lanes));
+        size_t n = 0;
+        pthread_mutex_lock(&inst->lock);
+        for (int i = 0; i < parts->cnt; i++) {
+                struct lane *lane = find_lane(inst, parts->elems[i].topic,
+                                              parts->elems[i].partition);
+                if (lane && lanes)
+                        lanes[n++] = lane;
+        }
+        pthread_mutex_unlock(&inst->lock);
+        if (!lanes)
+                return;
+
+        /* After a drain already timed out (close() revokes too), do not
+         * wait for the hung handler a second time. */
+        int64_t deadline = seam_mono_ms() + (inst->abandoned ? 0 : inst->cfg->shutdown_timeout_ms);
+        int idle = quiesce_lanes(inst, lanes, n, deadline) == 0;
+        if (!idle)
+                inst->abandoned = 1;
+        /* A lost assignment belongs to someone else already: committing
+         * would fail or, worse, move their offsets. */
+        if (!lost)
+                commit_lanes(inst, lanes, n, 1);
+
+        pthread_mutex_lock(&inst->lock);
+        for (size_t i = 0; i < n; i++) {
+                seam_lane_table_remove(&inst->lanes, lanes[i]);
+                struct seam_log_ctx lc = lane_log_ctx(inst, lanes[i], lanes[i]->committed);
+                seam_log(SEAM_LOG_INFO, &lc, "partition %s (handled %llu, committed offset %lld)",
+                         lost ? "lost" : "revoked", (unsigned long long)lanes[i]->handled,
+                         (long long)lanes[i]->committed);
+                if (lanes[i]->running)
+                        seam_lane_table_add(&inst->orphans, lanes[i]);
+                else
+                        seam_lane_destroy(lanes[i]);
+        }
+        atomic_store(&inst->assigned, (int)inst->lanes.count);
+        pthread_mutex_unlock(&inst->lock);
+        free(lanes);
+}
+
+static void assign(struct seam_instance *inst, const rd_kafka_topic_partition_list_t *parts)
+{
+        pthread_mutex_lock(&inst->lock);
+        for (int i = 0; i < parts->cnt; i++) {
+                const rd_kafka_topic_partition_t *p = &parts->elems[i];
+                if (find_lane(inst, p->topic, p->partition))
+                        continue;
+                struct lane *lane = seam_lane_new(p->topic, p->partition);
+                if (!lane || seam_lane_table_add(&inst->lanes, lane) < 0) {
+                        seam_lane_destroy(lane);
+                        seam_log(SEAM_LOG_ERROR, NULL, "out of memory creating a lane");
+                        continue;
+                }
+        }
+        atomic_store(&inst->assigned, (int)inst->lanes.count);
+        pthread_mutex_unlock(&inst->lock);
+}
+
+static void log_rebalance_error(struct seam_instance *inst, const char *what,
+                                rd_kafka_error_t *error, rd_kafka_resp_err_t err)
+{
+        if (!error && !err)
+                return;
+        struct seam_log_ctx lc = inst_log_ctx(inst);
+        seam_log(SEAM_LOG_ERROR, &lc, "%s failed: %s", what,
+                 error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+        if (error)
+                rd_kafka_error_destroy(error);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        struct seam_instance *inst = opaque;
+        int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        struct seam_log_ctx lc = inst_log_ctx(inst);
+        atomic_fetch_add(&inst->rebalances, 1);
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                seam_log(SEAM_LOG_INFO, &lc, "rebalance (%s): assigned %d partition(s)",
+                         cooperative ? "cooperative" : "eager", parts->cnt);
+                assign(inst, parts);
+                if (cooperative)
+                        log_rebalance_error(inst, "incremental_assign",
+                                            rd_kafka_incremental_assign(rk, parts), 0);
+                else
+                        log_rebalance_error(inst, "assign", NULL, rd_kafka_assign(rk, parts));
+                /* A partition we paused before it was revoked may come back
+                 * still flagged paused; a new lane starts unpaused. */
+                rd_kafka_resume_partitions(rk, parts);
+        } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+                int lost = rd_kafka_assignment_lost(rk);
+                seam_log(SEAM_LOG_INFO, &lc, "rebalance (%s): %s %d partition(s)",
+                         cooperative ? "cooperative" : "eager", lost ? "lost" : "revoking",
+                         parts->cnt);
+                revoke(inst, parts, lost);
+                if (cooperative)
+                        log_rebalance_error(inst, "incremental_unassign",
+                                            rd_kafka_incremental_unassign(rk, parts), 0);
+                else
+                        log_rebalance_error(inst, "unassign", NULL, rd_kafka_assign(rk, NULL));
+        } else {
+                seam_log(SEAM_LOG_ERROR, &lc, "rebalance error: %s", rd_kafka_err2str(err));
+                revoke(inst, parts, 1);
+                log_rebalance_error(inst, "unassign", NULL, rd_kafka_assign(rk, NULL));
+        }
+}
+
+/* ---- the poll thread ----------------------------------------------------- */
+
+static void consume_error(struct seam_instance *inst, rd_kafka_message_t *rkm)
+{
+        struct seam_log_ctx lc = inst_log_ctx(inst);
+        if (rkm->rkt) {
+                lc.topic = rd_kafka_topic_name(rkm->rkt);
+                lc.partition = rkm->partition;
+        }
+        char key[128];
+        snprintf(key, sizeof(key), "consume:%s:%d", inst->cc->name, (int)rkm->err);
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                return;
+        seam_log_limited(key, 10000, SEAM_LOG_WARN, &lc, "consume error: %s",
+                         rd_kafka_message_errstr(rkm));
+        if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
+                char reason[512];
+                rd_kafka_fatal_error(inst->rk, reason, sizeof(reason));
+                seam_log(SEAM_LOG_ERROR, &lc, "fatal kafka error, stopping instance: %s", reason);
+                pthread_mutex_lock(&inst->lock);
+                inst->fatal = 1;
+                pthread_mutex_unlock(&inst->lock);
+        }
+}
+
+/* Hands fetched messages to their lanes (one lock round trip per batch). */
+static void dispatch(struct seam_instance *inst, rd_kafka_message_t **batch, size_t n)
+{
+        rd_kafka_message_t *drop[POLL_BATCH];
+        size_t ndrop = 0;
+        struct lane *lane = NULL;
+        int full = 0;
+        pthread_mutex_lock(&inst->lock);
+        for (size_t i = 0; i < n; i++) {
+                rd_kafka_message_t *rkm = batch[i];
+                const char *topic = rd_kafka_topic_name(rkm->rkt);
+                if (!lane || lane->partition != rkm->partition || strcmp(lane->topic, topic))
+                        lane = find_lane(inst, topic, rkm->partition);
+                /* Not ours (any more), or halted: do not track it; it is
+                 * fetched again by whoever handles this partition next. */
+                if (!lane || lane->revoked || lane->stopped ||
+                    seam_tracker_add(lane->tracker, rkm->offset) < 0) {
+                        if (lane && !lane->revoked && !lane->stopped) {
+                                struct seam_log_ctx lc = lane_log_ctx(inst, lane, rkm->offset);
+                                seam_log(SEAM_LOG_ERROR, &lc,
+                                         "offset went backwards; message ignored");
+                        }
+                        drop[ndrop++] = rkm;
+                        continue;
+                }
+                if (seam_lane_push(lane, rkm) < 0) {
+                        /* Tracked but not queued: it stays pending, so the
+                         * partition is not committed past it; stop it. */
+                        lane->stopped = 1;
+                        drop[ndrop++] = rkm;
+                        continue;
+                }
+                seam_lane_schedule(inst, lane);
+                if (lane->qcount >= (size_t)inst->cc->max_buffered_per_partition)
+                        full = 1;
+        }
+        pthread_mutex_unlock(&inst->lock);
+        for (size_t i = 0; i < ndrop; i++)
+                rd_kafka_message_destroy(drop[i]);
+        if (full)
+                atomic_store(&inst->housekeeping, 1);
+}
+
+/* Shutdown: stop fetching, drop what was not started, let running handlers
+ * finish (bounded), commit, close. */
+static void drain_and_close(struct seam_instance *inst)
+{
+        struct seam_log_ctx lc = inst_log_ctx(inst);
+        int64_t started = seam_mono_ms();
+        int64_t deadline = started + inst->cfg->shutdown_timeout_ms;
+        seam_log(SEAM_LOG_INFO, &lc, "draining: %s",
+                 inst->fatal ? "plugin returned FATAL" : "stop requested");
+
+        pthread_mutex_lock(&inst->lock);
+        inst->draining = 1;
+        size_t n = inst->lanes.count;
+        struct lane **lanes = malloc((n + 1) * sizeof(*lanes));
+        if (lanes)
+                memcpy(lanes, inst->lanes.items, n * sizeof(*lanes));
+        pthread_mutex_unlock(&inst->lock);
+        housekeeping(inst); /* pauses every partition: stop fetching */
+
+        int idle = lanes ? quiesce_lanes(inst, lanes, n, deadline) == 0 : 0;
+        free(lanes);
+        if (!idle)
+                inst->abandoned = 1;
+        commit_lanes(inst, NULL, 0, 1);
+
+        /* close() runs the final revoke through rebalance_cb: it finds the
+         * lanes idle and commits nothing new. */
+        rd_kafka_resp_err_t err = rd_kafka_consumer_close(inst->rk);
+        if (err)
+                seam_log(SEAM_LOG_WARN, &lc, "consumer close: %s", rd_kafka_err2str(err));
+
+        seam_workers_stop(inst, inst->abandoned);
+        if (inst->plugin_initialised && !inst->abandoned && inst->plugin->def->close)
+                inst->plugin->def->close(inst->plugin_state);
+        inst->plugin_initialised = 0;
+        seam_log(SEAM_LOG_INFO, &lc, "stopped after %lld ms drain (handled %llu)",
+                 (long long)(seam_mono_ms() - started),
+                 (unsigned long long)atomic_load(&inst->handled));
+        inst->result = inst->abandoned ? SEAM_ERR_DRAIN : inst->fatal ? SEAM_ERR_FATAL : 0;
+}
+
+static void *poll_main(void *arg)
+{
+        struct seam_instance *inst = arg;
+        rd_kafka_message_t *batch[POLL_BATCH];
+        int64_t next_commit = seam_mono_ms() + inst->cc->commit_interval_ms;
+        int64_t next_housekeeping = 0;
+
+        while (!atomic_load(&inst->stop_requested)) {
+                size_t n = 0;
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(inst->rk, HOUSEKEEPING_MS);
+                while (rkm) {
+                        if (rkm->err) {
+                                consume_error(inst, rkm);
+                                rd_kafka_message_destroy(rkm);
+                        } else {
+                                batch[n++] = rkm;
+                        }
+                        rkm = n < POLL_BATCH ? rd_kafka_consumer_poll(inst->rk, 0) : NULL;
+                }
+                if (n)
+                        dispatch(inst, batch, n);
+
+                int64_t now = seam_mono_ms();
+                if (atomic_load(&inst->housekeeping) || now >= next_housekeeping) {
+                        housekeeping(inst);
+                        next_housekeeping = now + HOUSEKEEPING_MS;
+                }
+                if (now >= next_commit) {
+                        commit_lanes(inst, NULL, 0, 0);
+                        next_commit = now + inst->cc->commit_interval_ms;
+                }
+                pthread_mutex_lock(&inst->lock);
+                int fatal = inst->fatal;
+                pthread_mutex_unlock(&inst->lock);
+                if (fatal)
+                        break;
+        }
+        drain_and_close(inst);
+        atomic_store(&inst->finished, 1);
+        return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+int seam_instance_new(const struct seam_config *cfg, size_t idx,
+                      const struct seam_loaded_plugin *plugin,
+                      const char *bootstrap_override,
+                      struct seam_instance **out, char *errstr,
+                      size_t errstr_size)
+{
+        const struct seam_consumer_config *cc = &cfg->consumers[idx];
+        struct seam_instance *inst = calloc(1, sizeof(*inst));
+        if (!inst)
+                return SEAM_ERR_NOMEM;
+        inst->cfg = cfg;
+        inst->cc = cc;
+        inst->plugin = plugin;
+        pthread_mutex_init(&inst->lock, NULL);
+        pthread_cond_init(&inst->work_cv, NULL);
+        pthread_cond_init(&inst->idle_cv, NULL);
+
+        char where[64];
+        snprintf(where, sizeof(where), "consumers[%zu].config", idx);
+        int err = seam_plugin_config_build(plugin->def, &cc->plugin_config, cfg->path,
+                                           where, cc->line, &inst->plugin_config, errstr,
+                                           errstr_size);
+        if (err) {
+                seam_instance_destroy(inst);
+                return err;
+        }
+        inst->ctx.consumer_name = cc->name;
+        inst->ctx.plugin_name = plugin->def->name;
+        inst->ctx.plugin_config = &inst->plugin_config;
+
+        rd_kafka_conf_t *conf;
+        err = seam_kafka_consumer_conf(cfg, idx, bootstrap_override, &conf, errstr,
+                                       errstr_size);
+        if (err) {
+                seam_instance_destroy(inst);
+                return err;
+        }
+        seam_kafka_conf_route_logs(conf);
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+        rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
+        /* The logger reads the name through the opaque: log_name is the
+         * first member of the instance (see seam_kafka_conf_route_logs). */
+        inst->log_name = cc->name;
+        rd_kafka_conf_set_opaque(conf, inst);
+        char rderr[512];
+        inst->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+        if (!inst->rk) {
+                rd_kafka_conf_destroy(conf);
+                snprintf(errstr, errstr_size, "%s:%d: consumers[%zu].kafka: librdkafka: %s",
+                         cfg->path, cc->line, idx, rderr);
+                seam_instance_destroy(inst);
+                return SEAM_ERR_CONFIG;
+        }
+        rd_kafka_poll_set_consumer(inst->rk);
+        *out = inst;
+        return 0;
+}
+
+int seam_instance_start(struct seam_instance *inst, char *errstr, size_t errstr_size)
+{
+        const struct seam_consumer_config *cc = inst->cc;
+        const struct seam_plugin *def = inst->plugin->def;
+        struct seam_log_ctx lc = inst_log_ctx(inst);
+
+        if (def->init(&inst->ctx, &seam_host_api_v1, &inst->plugin_state) != 0) {
+                snprintf(errstr, errstr_size,
+                         "plugin %s (%s): init failed for consumer '%s' (see the "
+                         "plugin's log lines above)",
+                         inst->plugin->path, def->name, cc->name);
+                return SEAM_ERR_PLUGIN;
+        }
+        inst->plugin_initialised = 1;
+
+        int err = seam_workers_start(inst);
+        if (err) {
+                snprintf(errstr, errstr_size, "consumer '%s': cannot start workers", cc->name);
+                return err;
+        }
+        rd_kafka_topic_partition_list_t *topics =
+            rd_kafka_topic_partition_list_new((int)cc->topic_count);
+        for (size_t i = 0; i < cc->topic_count; i++)
+                rd_kafka_topic_partition_list_add(topics, cc->topics[i], RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t rerr = rd_kafka_subscribe(inst->rk, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (rerr) {
+                snprintf(errstr, errstr_size, "consumer '%s': subscribe failed: %s", cc->name,
+                         rd_kafka_err2str(rerr));
+                return SEAM_ERR_KAFKA;
+        }
+        if (pthread_create(&inst->poll_thread, NULL, poll_main, inst)) {
+                snprintf(errstr, errstr_size, "consumer '%s': cannot start poll thread",
+                         cc->name);
+                return SEAM_ERR_NOMEM;
+        }
+        inst->poll_started = 1;
+        seam_log(SEAM_LOG_INFO, &lc, "started: plugin %s %s, group %s, %zu topic(s), %d workers",
+                 def->name, def->version ? def->version : "", cc->group_id, cc->topic_count,
+                 cc->workers);
+        return 0;
+}
+
+void seam_instance_request_stop(struct seam_instance *inst)
+{
+        atomic_store(&inst->stop_requested, 1);
+}
+
+int seam_instance_finished(struct seam_instance *inst)
+{
+        return !inst->poll_started || atomic_load(&inst->finished);
+}
+
+int seam_instance_join(struct seam_instance *inst)
+{
+        if (!inst->poll_started)
+                return 0;
+        pthread_join(inst->poll_thread, NULL);
+        inst->poll_started = 0;
+        return inst->result;
+}
+
+void seam_instance_destroy(struct seam_instance *inst)
+{
+        if (!inst)
+                return;
+        if (inst->poll_started) {
+                seam_instance_request_stop(inst);
+                seam_instance_join(inst);
+        }
+        if (inst->abandoned) {
+                /* A handler is still running inside the plugin and holds a
+                 * message of this handle: freeing anything it may touch, or
+                 * rd_kafka_destroy() (which waits for every message), would
+                 * crash or hang. The process is about to exit. */
+                return;
+        }
+        if (inst->worker_count)
+                seam_workers_stop(inst, 0);
+        if (inst->plugin_initialised && inst->plugin->def->close)
+                inst->plugin->def->close(inst->plugin_state);
+        for (size_t i = 0; i < inst->lanes.count; i++)
+                seam_lane_destroy(inst->lanes.items[i]);
+        for (size_t i = 0; i < inst->orphans.count; i++)
+                seam_lane_destroy(inst->orphans.items[i]);
+        seam_lane_table_free(&inst->lanes);
+        seam_lane_table_free(&inst->orphans);
+        if (inst->rk)
+                rd_kafka_destroy(inst->rk);
+        seam_plugin_config_free(&inst->plugin_config);
+        pthread_cond_destroy(&inst->work_cv);
+        pthread_cond_destroy(&inst->idle_cv);
+        pthread_mutex_destroy(&inst->lock);
+        free(inst);
+}
+
+const char *seam_instance_name(const struct seam_instance *inst)
+{
+        return inst->cc->name;
+}
+
+void seam_instance_counters(struct seam_instance *inst, struct seam_instance_counters *out)
+{
+        out->handled = atomic_load(&inst->handled);
+        out->retried = atomic_load(&inst->retried);
+        out->poisoned = atomic_load(&inst->poisoned);
+        out->rebalances = atomic_load(&inst->rebalances);
+        out->assigned_partitions = atomic_load(&inst->assigned);
+}

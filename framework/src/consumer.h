@@ -1,0 +1,58 @@
+/* consumer.h - one consumer instance: a librdkafka high-level consumer, its
+ * poll thread, per-partition FIFO lanes and a worker pool running the
+ * plugin, and the commit tracker that commits only handled offsets.
+ *
+ * Threads: the poll thread owns the rd_kafka handle (poll, rebalance,
+ * pause/resume, commit). Workers take a lane, run handle() on its head
+ * message, and record the outcome. One mutex per instance guards lanes and
+ * trackers. */
+#ifndef SEAM_CONSUMER_H
+#define SEAM_CONSUMER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "loader.h"
+
+struct seam_instance;
+
+struct seam_instance_counters {
+        uint64_t handled;   /* handle() returned OK */
+        uint64_t retried;   /* handle() returned RETRY */
+        uint64_t poisoned;  /* handle() returned POISON */
+        uint64_t rebalances;
+        int assigned_partitions;
+};
+
+/* Creates the instance of cfg->consumers[idx]: checks the plugin's config
+ * block, builds the librdkafka conf and handle (no network I/O is waited
+ * for). `cfg` and `plugin` are borrowed and must outlive the instance. */
+int seam_instance_new(const struct seam_config *cfg, size_t idx,
+                      const struct seam_loaded_plugin *plugin,
+                      const char *bootstrap_override,
+                      struct seam_instance **out, char *errstr,
+                      size_t errstr_size);
+
+/* Runs the plugin's init(), subscribes and starts the threads. */
+int seam_instance_start(struct seam_instance *inst, char *errstr,
+                        size_t errstr_size);
+
+/* Asks the instance to drain and stop; returns at once. Async-signal-safe
+ * is NOT required: call it from a normal thread. */
+void seam_instance_request_stop(struct seam_instance *inst);
+
+/* True once the poll thread has finished (after a stop request or FATAL). */
+int seam_instance_finished(struct seam_instance *inst);
+
+/* Waits for the poll thread. Returns 0 after a clean drain, SEAM_ERR_DRAIN
+ * if a handler was still running at the deadline, SEAM_ERR_FATAL if the
+ * plugin returned FATAL. */
+int seam_instance_join(struct seam_instance *inst);
+
+void seam_instance_destroy(struct seam_instance *inst); /* accepts NULL */
+
+const char *seam_instance_name(const struct seam_instance *inst);
+void seam_instance_counters(struct seam_instance *inst,
+                            struct seam_instance_counters *out);
+
+#endif

@@ -1,0 +1,61 @@
+/* consumer_internal.h - the state shared by consumer.c (poll thread,
+ * rebalance, commit) and worker.c (the worker pool). Not for other files. */
+#ifndef SEAM_CONSUMER_INTERNAL_H
+#define SEAM_CONSUMER_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "consumer.h"
+#include "host_api.h"
+#include "lane.h"
+#include "plugin_config.h"
+
+struct seam_instance {
+        const char *log_name; /* FIRST: read by librdkafka's log callbacks */
+        const struct seam_config *cfg;
+        const struct seam_consumer_config *cc;
+        const struct seam_loaded_plugin *plugin;
+        struct seam_plugin_config plugin_config;
+        struct seam_ctx ctx;
+        void *plugin_state;
+        int plugin_initialised;
+
+        rd_kafka_t *rk;
+        pthread_t poll_thread;
+        int poll_started;
+        pthread_t *workers;
+        int worker_count;
+
+        pthread_mutex_t lock;
+        pthread_cond_t work_cv; /* workers: a lane became ready / stop */
+        pthread_cond_t idle_cv; /* poll thread: a lane stopped running */
+        struct lane_table lanes;
+        struct lane_table orphans; /* revoked while a handler hung */
+        struct lane *ready_head, *ready_tail;
+        int workers_stop;
+        int draining;
+        int fatal;              /* a handler returned FATAL */
+        int abandoned;          /* a handler hung past the drain deadline */
+
+        atomic_int stop_requested;
+        atomic_int housekeeping; /* a worker changed a lane's state */
+        atomic_int finished;
+        int result; /* seam_instance_join's return value */
+
+        atomic_uint_fast64_t handled, retried, poisoned, rebalances;
+        atomic_int assigned;
+};
+
+/* worker.c */
+int seam_workers_start(struct seam_instance *inst);
+/* Stops and joins the workers; with `abandon`, a worker stuck in handle()
+ * is detached instead of joined. */
+void seam_workers_stop(struct seam_instance *inst, int abandon);
+/* Puts a lane on the ready list if it has work and may run (lock held). */
+void seam_lane_schedule(struct seam_instance *inst, struct lane *lane);
+/* Takes a lane off the ready list (lock held). */
+void seam_lane_unschedule(struct seam_instance *inst, struct lane *lane);
+
+#endif

@@ -1,0 +1,222 @@
+#include "host_api.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
+                   const struct seam_ctx *ctx, uint32_t attempt)
+{
+        m->rkm = rkm;
+        m->ctx = ctx;
+        m->attempt = attempt;
+        m->error = NULL;
+        m->headers = NULL;
+        m->headers_read = 0;
+        m->idempotency_key[0] = '\0';
+}
+
+void seam_msg_release(struct seam_msg *m)
+{
+        free(m->error);
+        m->error = NULL;
+}
+
+struct seam_log_ctx seam_msg_log_ctx(const struct seam_msg *m)
+{
+        struct seam_log_ctx lc = SEAM_LOG_CTX_NONE;
+        lc.consumer = m->ctx->consumer_name;
+        lc.plugin = m->ctx->plugin_name;
+        lc.topic = rd_kafka_topic_name(m->rkm->rkt);
+        lc.partition = m->rkm->partition;
+        lc.offset = m->rkm->offset;
+        return lc;
+}
+
+static void api_log(seam_ctx *ctx, const seam_msg *msg, seam_log_level level,
+                    const char *fmt, ...)
+{
+        if (level < SEAM_LOG_DEBUG || level > SEAM_LOG_ERROR)
+                level = SEAM_LOG_ERROR;
+        if (!seam_log_enabled(level))
+                return;
+        char text[2048];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        struct seam_log_ctx lc = SEAM_LOG_CTX_NONE;
+        if (msg) {
+                lc = seam_msg_log_ctx(msg);
+        } else if (ctx) {
+                lc.consumer = ctx->consumer_name;
+                lc.plugin = ctx->plugin_name;
+        }
+        seam_log(level, &lc, "%s", text);
+}
+
+static int api_config_string(seam_ctx *ctx, const char *key, const char **out)
+{
+        const struct seam_plugin_config_value *v =
+            seam_plugin_config_get(ctx->plugin_config, key, SEAM_CONFIG_STRING);
+        if (!v)
+                return SEAM_ERR_NOTFOUND;
+        *out = v->text;
+        return 0;
+}
+
+static int api_config_int(seam_ctx *ctx, const char *key, int64_t *out)
+{
+        const struct seam_plugin_config_value *v =
+            seam_plugin_config_get(ctx->plugin_config, key, SEAM_CONFIG_INT);
+        if (!v)
+                return SEAM_ERR_NOTFOUND;
+        *out = v->i;
+        return 0;
+}
+
+static int api_config_bool(seam_ctx *ctx, const char *key, int *out)
+{
+        const struct seam_plugin_config_value *v =
+            seam_plugin_config_get(ctx->plugin_config, key, SEAM_CONFIG_BOOL);
+        if (!v)
+                return SEAM_ERR_NOTFOUND;
+        *out = v->b;
+        return 0;
+}
+
+static int api_config_double(seam_ctx *ctx, const char *key, double *out)
+{
+        const struct seam_plugin_config_value *v =
+            seam_plugin_config_get(ctx->plugin_config, key, SEAM_CONFIG_DOUBLE);
+        if (!v)
+                return SEAM_ERR_NOTFOUND;
+        *out = v->d;
+        return 0;
+}
+
+static const char *api_consumer_name(seam_ctx *ctx)
+{
+        return ctx->consumer_name;
+}
+
+static const void *api_msg_payload(const seam_msg *msg, size_t *len)
+{
+        if (len)
+                *len = msg->rkm->len;
+        return msg->rkm->payload;
+}
+
+static const void *api_msg_key(const seam_msg *msg, size_t *len)
+{
+        if (len)
+                *len = msg->rkm->key_len;
+        return msg->rkm->key;
+}
+
+static const char *api_msg_topic(const seam_msg *msg)
+{
+        return rd_kafka_topic_name(msg->rkm->rkt);
+}
+
+static int32_t api_msg_partition(const seam_msg *msg)
+{
+        return msg->rkm->partition;
+}
+
+static int64_t api_msg_offset(const seam_msg *msg)
+{
+        return msg->rkm->offset;
+}
+
+static int64_t api_msg_timestamp(const seam_msg *msg)
+{
+        rd_kafka_timestamp_type_t type;
+        int64_t ts = rd_kafka_message_timestamp(msg->rkm, &type);
+        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
+}
+
+static rd_kafka_headers_t *headers_of(const seam_msg *cmsg)
+{
+        struct seam_msg *msg = (struct seam_msg *)cmsg;
+        if (!msg->headers_read) {
+                msg->headers_read = 1;
+                if (rd_kafka_message_headers(msg->rkm, &msg->headers))
+                        msg->headers = NULL;
+        }
+        return msg->headers;
+}
+
+static size_t api_msg_header_count(const seam_msg *msg)
+{
+        rd_kafka_headers_t *h = headers_of(msg);
+        return h ? rd_kafka_header_cnt(h) : 0;
+}
+
+static int api_msg_header_at(const seam_msg *msg, size_t idx, const char **name,
+                             const void **value, size_t *len)
+{
+        rd_kafka_headers_t *h = headers_of(msg);
+        if (!h || rd_kafka_header_get_all(h, idx, name, value, len))
+                return SEAM_ERR_NOTFOUND;
+        return 0;
+}
+
+static int api_msg_header(const seam_msg *msg, const char *name,
+                          const void **value, size_t *len)
+{
+        rd_kafka_headers_t *h = headers_of(msg);
+        if (!h || rd_kafka_header_get_last(h, name, value, len))
+                return SEAM_ERR_NOTFOUND;
+        return 0;
+}
+
+static const char *api_msg_idempotency_key(const seam_msg *cmsg)
+{
+        struct seam_msg *msg = (struct seam_msg *)cmsg;
+        if (!msg->idempotency_key[0])
+                snprintf(msg->idempotency_key, sizeof(msg->idempotency_key),
+                         "%s/%d/%lld", rd_kafka_topic_name(msg->rkm->rkt),
+                         (int)msg->rkm->partition, (long long)msg->rkm->offset);
+        return msg->idempotency_key;
+}
+
+static void api_msg_set_error(const seam_msg *cmsg, const char *reason)
+{
+        struct seam_msg *msg = (struct seam_msg *)cmsg;
+        char *copy = reason ? strdup(reason) : NULL;
+        free(msg->error);
+        msg->error = copy;
+}
+
+static uint32_t api_msg_attempt(const seam_msg *msg)
+{
+        return msg->attempt;
+}
+
+const struct seam_host_api seam_host_api_v1 = {
+        .abi_version = SEAM_ABI_VERSION,
+        .struct_size = sizeof(struct seam_host_api),
+        .log = api_log,
+        .config_string = api_config_string,
+        .config_int = api_config_int,
+        .config_bool = api_config_bool,
+        .config_double = api_config_double,
+        .consumer_name = api_consumer_name,
+        .msg_payload = api_msg_payload,
+        .msg_key = api_msg_key,
+        .msg_topic = api_msg_topic,
+        .msg_partition = api_msg_partition,
+        .msg_offset = api_msg_offset,
+        .msg_timestamp = api_msg_timestamp,
+        .msg_header_count = api_msg_header_count,
+        .msg_header_at = api_msg_header_at,
+        .msg_header = api_msg_header,
+        .msg_idempotency_key = api_msg_idempotency_key,
+        .msg_set_error = api_msg_set_error,
+        .msg_attempt = api_msg_attempt,
+};

@@ -1,0 +1,41 @@
+/* host_api.h - what stands behind the opaque handles of the plugin ABI:
+ * seam_ctx (one per consumer instance) and seam_msg (one per handle() call,
+ * on the worker's stack), and the host API table given to plugins. */
+#ifndef SEAM_HOST_API_H
+#define SEAM_HOST_API_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "plugin_config.h"
+#include "seam/plugin.h"
+
+struct seam_ctx {
+        const char *consumer_name;
+        const char *plugin_name;
+        const struct seam_plugin_config *plugin_config;
+};
+
+struct seam_msg {
+        rd_kafka_message_t *rkm;
+        const struct seam_ctx *ctx;
+        uint32_t attempt;
+        /* Filled on demand by the accessors (hence mutable through a const
+         * pointer: the plugin sees the message as read-only). */
+        char *error; /* msg_set_error, malloc'ed, freed by the host */
+        rd_kafka_headers_t *headers;
+        int headers_read;
+        char idempotency_key[300];
+};
+
+extern const struct seam_host_api seam_host_api_v1;
+
+/* Initialise a message for one handle() call; seam_msg_release frees what
+ * the accessors allocated. */
+void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
+                   const struct seam_ctx *ctx, uint32_t attempt);
+void seam_msg_release(struct seam_msg *m);
+
+/* The log context of a message (consumer, topic, partition, offset). */
+struct seam_log_ctx seam_msg_log_ctx(const struct seam_msg *m);
+
+#endif

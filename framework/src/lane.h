@@ -1,0 +1,64 @@
+/* lane.h - one assigned partition's FIFO of fetched messages, its commit
+ * tracker and its state (running, waiting for a retry, stopped, revoked).
+ * Guarded by the owning instance's mutex; see consumer_internal.h. */
+#ifndef SEAM_LANE_H
+#define SEAM_LANE_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tracker.h"
+
+struct lane {
+        char *topic;
+        int32_t partition;
+        struct seam_tracker *tracker;
+
+        /* FIFO ring of fetched, not yet finished messages; q[qhead] is the
+         * one being handled (running) or next to handle. */
+        rd_kafka_message_t **q;
+        size_t qhead, qcount, qcap;
+
+        int running;      /* a worker holds the lane */
+        int in_ready;     /* queued on the instance's ready list */
+        int revoked;      /* being revoked: start nothing new */
+        int stopped;      /* halted (POISON/FATAL): nothing after the head */
+        int64_t retry_at; /* monotonic ms when the head may run again; 0 */
+        uint32_t attempt; /* previous attempts of the head message */
+
+        int paused;           /* paused in librdkafka (poll thread only) */
+        int64_t committed;    /* last offset the broker acknowledged; -1 */
+        int64_t commit_sent;  /* last offset sent in a commit; -1 */
+        uint64_t handled;
+
+        struct lane *ready_next;
+};
+
+struct lane *seam_lane_new(const char *topic, int32_t partition);
+/* Destroys the queued messages too. Accepts NULL. */
+void seam_lane_destroy(struct lane *lane);
+
+int seam_lane_push(struct lane *lane, rd_kafka_message_t *rkm);
+rd_kafka_message_t *seam_lane_head(const struct lane *lane);
+rd_kafka_message_t *seam_lane_pop(struct lane *lane);
+/* Removes every queued message except the head when `keep_head`; returns
+ * them for the caller to destroy outside the lock (count in *n; free the
+ * array). Their offsets stay pending in the tracker, so nothing past them
+ * is committed; they are fetched again by the partition's next owner. */
+rd_kafka_message_t **seam_lane_drop(struct lane *lane, int keep_head, size_t *n);
+
+/* A small table of lanes by (topic, partition). */
+struct lane_table {
+        struct lane **items;
+        size_t count, cap;
+};
+
+struct lane *seam_lane_table_find(const struct lane_table *t, const char *topic,
+                                  int32_t partition);
+int seam_lane_table_add(struct lane_table *t, struct lane *lane);
+/* Removes (does not destroy) the lane. */
+void seam_lane_table_remove(struct lane_table *t, struct lane *lane);
+void seam_lane_table_free(struct lane_table *t);
+
+#endif
