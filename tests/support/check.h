@@ -32,13 +32,22 @@
         CHECKF((long long)(a) == (long long)(b), "%lld != %lld",               \
                (long long)(a), (long long)(b))
 
+/* Through pointer variables, so arrays compare without -Waddress noise. */
 #define CHECK_STR_EQ(a, b)                                                     \
-        CHECKF((a) && (b) && strcmp((a), (b)) == 0, "\"%s\" != \"%s\"",        \
-               (a) ? (a) : "(null)", (b) ? (b) : "(null)")
+        do {                                                                   \
+                const char *check_a_ = (a), *check_b_ = (b);                   \
+                CHECKF(check_a_ && check_b_ && strcmp(check_a_, check_b_) == 0, \
+                       "\"%s\" != \"%s\"", check_a_ ? check_a_ : "(null)",     \
+                       check_b_ ? check_b_ : "(null)");                        \
+        } while (0)
 
 #define CHECK_CONTAINS(hay, needle)                                            \
-        CHECKF((hay) && strstr((hay), (needle)), "\"%s\" does not contain \"%s\"", \
-               (hay) ? (hay) : "(null)", (needle))
+        do {                                                                   \
+                const char *check_h_ = (hay), *check_n_ = (needle);            \
+                CHECKF(check_h_ && strstr(check_h_, check_n_),                 \
+                       "\"%s\" does not contain \"%s\"",                     \
+                       check_h_ ? check_h_ : "(null)", check_n_);              \
+        } while (0)
 
 #define TEST_RUN(fn)                                                           \
         do {                                                                   \
