@@ -7,6 +7,7 @@
 
 int64_t seam_mono_ms(void);
 int64_t seam_wall_ms(void);
+int64_t seam_mono_ns(void);
 /* Sleep up to `ms`, returning early if interrupted by a signal. */
 void seam_sleep_ms(int64_t ms);
 

@@ -114,6 +114,36 @@ static const struct cfg_table topic_table = {
         .unique_offset = offsetof(struct seam_topic_spec, name),
 };
 
+static const struct cfg_key http_keys[] = {
+        {.name = "bind", .type = CT_STRING, .def = "127.0.0.1",
+         .offset = offsetof(struct seam_config, http_bind),
+         .desc = "address of the /metrics, /healthz, /readyz server"},
+        {.name = "port", .type = CT_INT, .def = "0", .min = 0, .max = 65535,
+         .offset = offsetof(struct seam_config, http_port),
+         .desc = "port of the HTTP server; 0: no server"},
+};
+
+static const struct cfg_table http_table = {
+        .keys = http_keys,
+        .count = NKEYS(http_keys),
+};
+
+static const struct cfg_key health_keys[] = {
+        {.name = "poll_stall_ms", .type = CT_INT64, .def = "30000",
+         .min = 1000, .max = INT32_MAX,
+         .offset = offsetof(struct seam_config, health_poll_stall_ms),
+         .desc = "liveness fails when a poll loop is stuck this long"},
+        {.name = "handler_stall_ms", .type = CT_INT64, .def = "300000",
+         .min = 1000, .max = INT32_MAX,
+         .offset = offsetof(struct seam_config, health_handler_stall_ms),
+         .desc = "liveness fails when one handle() call runs this long"},
+};
+
+static const struct cfg_table health_table = {
+        .keys = health_keys,
+        .count = NKEYS(health_keys),
+};
+
 static const struct cfg_key seam_keys[] = {
         {.name = "plugin_path", .type = CT_STRING_LIST,
          .offset = offsetof(struct seam_config, plugin_path),
@@ -142,6 +172,14 @@ static const struct cfg_key seam_keys[] = {
          .choices = log_levels,
          .offset = offsetof(struct seam_config, log_level),
          .desc = "lowest level logged"},
+        {.name = "http", .type = CT_MAP, .sub = &http_table, .offset = 0,
+         .desc = "the metrics and health HTTP server"},
+        {.name = "health", .type = CT_MAP, .sub = &health_table, .offset = 0,
+         .desc = "liveness thresholds"},
+        {.name = "lag_refresh_ms", .type = CT_INT64, .def = "5000",
+         .min = 100, .max = INT32_MAX,
+         .offset = offsetof(struct seam_config, lag_refresh_ms),
+         .desc = "how often high watermarks are queried for lag"},
 };
 
 static const struct cfg_table seam_table = {
@@ -183,6 +221,9 @@ static const struct cfg_key consumer_keys[] = {
          .offset = offsetof(struct seam_consumer_config,
                             max_buffered_per_partition),
          .desc = "messages buffered before the partition is paused"},
+        {.name = "correlation_header", .type = CT_STRING, .def = "traceparent",
+         .offset = offsetof(struct seam_consumer_config, correlation_header),
+         .desc = "message header whose value is logged as correlation_id"},
         {.name = "kafka", .type = CT_KAFKA,
          .offset = offsetof(struct seam_consumer_config, kafka),
          .desc = "librdkafka properties of this consumer"},
@@ -221,6 +262,8 @@ static const struct cfg_table top_table = {
 
 _Static_assert(NKEYS(topic_keys) <= MAX_KEYS, "topic_keys");
 _Static_assert(NKEYS(seam_keys) <= MAX_KEYS, "seam_keys");
+_Static_assert(NKEYS(http_keys) <= MAX_KEYS, "http_keys");
+_Static_assert(NKEYS(health_keys) <= MAX_KEYS, "health_keys");
 _Static_assert(NKEYS(consumer_keys) <= MAX_KEYS, "consumer_keys");
 _Static_assert(NKEYS(top_keys) <= MAX_KEYS, "top_keys");
 

@@ -62,6 +62,7 @@ struct seam_consumer_config {
         int64_t retry_backoff_ms;
         int64_t retry_backoff_max_ms;
         int max_buffered_per_partition;
+        char *correlation_header; /* header logged as correlation_id */
         /* Process-level `kafka:` first, then this consumer's `kafka:`; a key
          * in both appears once with the consumer's value. */
         struct seam_kv_list kafka;
@@ -82,6 +83,11 @@ struct seam_config {
         int64_t shutdown_timeout_ms;
         char *log_format; /* "json" or "logfmt" */
         char *log_level;  /* "debug" "info" "warn" "error" */
+        char *http_bind;  /* seam.http.bind */
+        int http_port;    /* seam.http.port; 0: no HTTP server */
+        int64_t health_poll_stall_ms;    /* seam.health.poll_stall_ms */
+        int64_t health_handler_stall_ms; /* seam.health.handler_stall_ms */
+        int64_t lag_refresh_ms;          /* seam.lag_refresh_ms */
         struct seam_consumer_config *consumers;
         size_t consumer_count;
         /* The process-level `kafka:` map as written (already merged into

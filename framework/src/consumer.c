@@ -16,6 +16,10 @@
 #define POLL_BATCH 256
 /* How often the poll thread looks at lane states when nothing changed. */
 #define HOUSEKEEPING_MS 10
+/* Handled-but-uncommitted messages a partition may hold (commits failing
+ * for a long time): pausing there bounds memory and the redelivery a crash
+ * would cause. */
+#define SEAM_MAX_UNCOMMITTED 200000
 
 static struct seam_log_ctx inst_log_ctx(const struct seam_instance *inst)
 {
@@ -55,8 +59,12 @@ static void commit_result(struct seam_instance *inst,
                         continue;
                 rd_kafka_resp_err_t perr = err ? err : p->err;
                 if (perr == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                        if (p->offset > lane->committed)
+                        if (p->offset > lane->committed) {
                                 lane->committed = p->offset;
+                                seam_tracker_release(lane->tracker, p->offset);
+                                if (lane->committed >= lane->high_watermark)
+                                        lane->caught_up_wall_ms = seam_wall_ms();
+                        }
                 } else {
                         /* Send it again on the next round. */
                         lane->commit_sent = lane->committed;
@@ -155,7 +163,8 @@ static void housekeeping(struct seam_instance *inst)
                 }
                 /* Hysteresis: resume a full lane only once it is half empty,
                  * so a busy partition does not flap every message. */
-                int full = lane->qcount >= high || (lane->paused && lane->qcount > high / 2);
+                int full = lane->qcount >= high || (lane->paused && lane->qcount > high / 2) ||
+                           seam_tracker_size(lane->tracker) >= SEAM_MAX_UNCOMMITTED;
                 int want = full || lane->retry_at || lane->stopped || inst->draining;
                 if (want != lane->paused) {
                         rd_kafka_topic_partition_list_add(want ? pause : resume,
@@ -279,6 +288,7 @@ static void revoke(struct seam_instance *inst,
         }
         atomic_store(&inst->assigned, (int)inst->lanes.count);
         pthread_mutex_unlock(&inst->lock);
+        seam_gauge_set(inst->m.assigned, atomic_load(&inst->assigned));
         free(lanes);
 }
 
@@ -295,9 +305,13 @@ static void assign(struct seam_instance *inst, const rd_kafka_topic_partition_li
                         seam_log(SEAM_LOG_ERROR, NULL, "out of memory creating a lane");
                         continue;
                 }
+                lane->caught_up_wall_ms = seam_wall_ms();
         }
         atomic_store(&inst->assigned, (int)inst->lanes.count);
+        inst->joined = 1;
         pthread_mutex_unlock(&inst->lock);
+        seam_gauge_set(inst->m.assigned, atomic_load(&inst->assigned));
+        seam_lag_wake(inst); /* watermarks of the new partitions now */
 }
 
 static void log_rebalance_error(struct seam_instance *inst, const char *what,
@@ -319,6 +333,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
         struct seam_log_ctx lc = inst_log_ctx(inst);
         atomic_fetch_add(&inst->rebalances, 1);
+        seam_counter_inc(inst->m.rebalances);
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 seam_log(SEAM_LOG_INFO, &lc, "rebalance (%s): assigned %d partition(s)",
@@ -390,8 +405,10 @@ static void dispatch(struct seam_instance *inst, rd_kafka_message_t **batch, siz
                         lane = find_lane(inst, topic, rkm->partition);
                 /* Not ours (any more), or halted: do not track it; it is
                  * fetched again by whoever handles this partition next. */
+                rd_kafka_timestamp_type_t tstype;
+                int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
                 if (!lane || lane->revoked || lane->stopped ||
-                    seam_tracker_add(lane->tracker, rkm->offset) < 0) {
+                    seam_tracker_add(lane->tracker, rkm->offset, ts) < 0) {
                         if (lane && !lane->revoked && !lane->stopped) {
                                 struct seam_log_ctx lc = lane_log_ctx(inst, lane, rkm->offset);
                                 seam_log(SEAM_LOG_ERROR, &lc,
@@ -407,6 +424,12 @@ static void dispatch(struct seam_instance *inst, rd_kafka_message_t **batch, siz
                         drop[ndrop++] = rkm;
                         continue;
                 }
+                if (lane->first_fetched < 0)
+                        lane->first_fetched = rkm->offset;
+                /* A fetched message proves the end is at least past it:
+                 * fresher than the last watermark query. */
+                if (rkm->offset + 1 > lane->high_watermark)
+                        lane->high_watermark = rkm->offset + 1;
                 seam_lane_schedule(inst, lane);
                 if (lane->qcount >= (size_t)inst->cc->max_buffered_per_partition)
                         full = 1;
@@ -427,6 +450,7 @@ static void drain_and_close(struct seam_instance *inst)
         int64_t deadline = started + inst->cfg->shutdown_timeout_ms;
         seam_log(SEAM_LOG_INFO, &lc, "draining: %s",
                  inst->fatal ? "plugin returned FATAL" : "stop requested");
+        seam_lag_stop(inst);
 
         pthread_mutex_lock(&inst->lock);
         inst->draining = 1;
@@ -457,6 +481,7 @@ static void drain_and_close(struct seam_instance *inst)
                  (long long)(seam_mono_ms() - started),
                  (unsigned long long)atomic_load(&inst->handled));
         inst->result = inst->abandoned ? SEAM_ERR_DRAIN : inst->fatal ? SEAM_ERR_FATAL : 0;
+        seam_gauge_set(inst->m.up, 0);
 }
 
 static void *poll_main(void *arg)
@@ -468,6 +493,7 @@ static void *poll_main(void *arg)
 
         while (!atomic_load(&inst->stop_requested)) {
                 size_t n = 0;
+                atomic_store(&inst->last_poll_ms, seam_mono_ms());
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(inst->rk, HOUSEKEEPING_MS);
                 while (rkm) {
                         if (rkm->err) {
@@ -503,9 +529,49 @@ static void *poll_main(void *arg)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+static void create_series(struct seam_instance *inst)
+{
+        struct seam_metrics *mx = inst->metrics;
+        if (!mx)
+                return;
+        const char *name = inst->cc->name;
+        struct seam_metric_family *msgs = seam_metrics_counter(
+            mx, "seam_consumer_messages_total", "Messages by final outcome.",
+            SEAM_METRIC_LABELS("consumer", "outcome"));
+        inst->m.handled = seam_metric_get(msgs, 2, (const char *[]){name, "handled"});
+        inst->m.duplicate = seam_metric_get(msgs, 2, (const char *[]){name, "duplicate"});
+        inst->m.dead_lettered = seam_metric_get(msgs, 2, (const char *[]){name, "dead_lettered"});
+        inst->m.poison = seam_metric_get(msgs, 2, (const char *[]){name, "poison"});
+        inst->m.retries = seam_metric_get(
+            seam_metrics_counter(mx, "seam_consumer_retries_total",
+                                 "Handler RETRY results (each attempt).",
+                                 SEAM_METRIC_LABELS("consumer")),
+            1, (const char *[]){name});
+        inst->m.rebalances = seam_metric_get(
+            seam_metrics_counter(mx, "seam_consumer_rebalances_total",
+                                 "Rebalance callbacks (assign and revoke).",
+                                 SEAM_METRIC_LABELS("consumer")),
+            1, (const char *[]){name});
+        inst->m.assigned = seam_metric_get(
+            seam_metrics_gauge(mx, "seam_consumer_assigned_partitions",
+                               "Partitions currently assigned.", SEAM_METRIC_LABELS("consumer")),
+            1, (const char *[]){name});
+        inst->m.up = seam_metric_get(
+            seam_metrics_gauge(mx, "seam_consumer_up",
+                               "1 while the consumer instance runs, 0 after it stopped.",
+                               SEAM_METRIC_LABELS("consumer")),
+            1, (const char *[]){name});
+        inst->m.handler_duration = seam_metric_get(
+            seam_metrics_histogram(mx, "seam_consumer_handler_duration_seconds",
+                                   "Time inside the plugin's handle().",
+                                   SEAM_METRIC_LABELS("consumer"), NULL, 0),
+            1, (const char *[]){name});
+}
+
 int seam_instance_new(const struct seam_config *cfg, size_t idx,
                       const struct seam_loaded_plugin *plugin,
                       const char *bootstrap_override,
+                      struct seam_metrics *metrics,
                       struct seam_instance **out, char *errstr,
                       size_t errstr_size)
 {
@@ -519,6 +585,10 @@ int seam_instance_new(const struct seam_config *cfg, size_t idx,
         pthread_mutex_init(&inst->lock, NULL);
         pthread_cond_init(&inst->work_cv, NULL);
         pthread_cond_init(&inst->idle_cv, NULL);
+        pthread_mutex_init(&inst->lag_lock, NULL);
+        pthread_cond_init(&inst->lag_cv, NULL);
+        inst->metrics = metrics;
+        create_series(inst);
 
         char where[64];
         snprintf(where, sizeof(where), "consumers[%zu].config", idx);
@@ -598,6 +668,12 @@ int seam_instance_start(struct seam_instance *inst, char *errstr, size_t errstr_
                 return SEAM_ERR_NOMEM;
         }
         inst->poll_started = 1;
+        seam_gauge_set(inst->m.up, 1);
+        atomic_store(&inst->last_poll_ms, seam_mono_ms());
+        if (seam_lag_start(inst)) {
+                snprintf(errstr, errstr_size, "consumer '%s': cannot start lag thread", cc->name);
+                return SEAM_ERR_NOMEM;
+        }
         seam_log(SEAM_LOG_INFO, &lc, "started: plugin %s %s, group %s, %zu topic(s), %d workers",
                  def->name, def->version ? def->version : "", cc->group_id, cc->topic_count,
                  cc->workers);
@@ -638,8 +714,10 @@ void seam_instance_destroy(struct seam_instance *inst)
                  * crash or hang. The process is about to exit. */
                 return;
         }
+        seam_lag_stop(inst);
         if (inst->worker_count)
                 seam_workers_stop(inst, 0);
+        free(inst->worker_states);
         if (inst->plugin_initialised && inst->plugin->def->close)
                 inst->plugin->def->close(inst->plugin_state);
         for (size_t i = 0; i < inst->lanes.count; i++)
@@ -654,6 +732,8 @@ void seam_instance_destroy(struct seam_instance *inst)
         pthread_cond_destroy(&inst->work_cv);
         pthread_cond_destroy(&inst->idle_cv);
         pthread_mutex_destroy(&inst->lock);
+        pthread_cond_destroy(&inst->lag_cv);
+        pthread_mutex_destroy(&inst->lag_lock);
         free(inst);
 }
 

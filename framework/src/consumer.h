@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "loader.h"
+#include "metrics.h"
 
 struct seam_instance;
 
@@ -30,6 +31,7 @@ struct seam_instance_counters {
 int seam_instance_new(const struct seam_config *cfg, size_t idx,
                       const struct seam_loaded_plugin *plugin,
                       const char *bootstrap_override,
+                      struct seam_metrics *metrics,
                       struct seam_instance **out, char *errstr,
                       size_t errstr_size);
 
@@ -52,6 +54,32 @@ int seam_instance_join(struct seam_instance *inst);
 void seam_instance_destroy(struct seam_instance *inst); /* accepts NULL */
 
 const char *seam_instance_name(const struct seam_instance *inst);
+
+/* One assigned partition as the metrics show it (see docs/metrics.md). */
+struct seam_partition_view {
+        const char *topic;
+        int32_t partition;
+        int64_t committed;      /* -1: nothing committed */
+        int64_t high_watermark; /* -1: not known yet */
+        int64_t lag_messages;   /* -1: not known yet */
+        double lag_seconds;
+        int paused;
+};
+
+/* Calls `fn` for every assigned partition, under the instance lock: `fn`
+ * must not call back into the instance. */
+void seam_instance_visit_partitions(struct seam_instance *inst,
+                                    void (*fn)(void *arg,
+                                               const struct seam_partition_view *v),
+                                    void *arg);
+
+/* Liveness: 0 if the poll loop and the handlers are alive, else -1 with the
+ * reason in `why`. */
+int seam_instance_alive(struct seam_instance *inst, char *why, size_t whylen);
+/* Readiness: plugin initialised, not stopped, group joined. */
+int seam_instance_ready(struct seam_instance *inst, char *why, size_t whylen);
+/* 1 while running, 0 once stopped. */
+int seam_instance_up(struct seam_instance *inst);
 void seam_instance_counters(struct seam_instance *inst,
                             struct seam_instance_counters *out);
 

@@ -10,7 +10,25 @@
 #include "consumer.h"
 #include "host_api.h"
 #include "lane.h"
+#include "metrics.h"
 #include "plugin_config.h"
+
+/* The instance's series, created once at start so the hot path only does
+ * atomic adds. All may be NULL (no metrics registry): the metric calls
+ * accept NULL. */
+struct seam_instance_metrics {
+        struct seam_metric *handled, *duplicate, *dead_lettered, *poison;
+        struct seam_metric *retries, *rebalances, *assigned, *up;
+        struct seam_metric *handler_duration;
+};
+
+/* What one worker is doing, for the liveness check. */
+struct worker_state {
+        atomic_llong busy_since_ms; /* 0: idle */
+        /* The message it handles, copied: the lane may go away. */
+        atomic_int partition;
+        atomic_llong offset;
+};
 
 struct seam_instance {
         const char *log_name; /* FIRST: read by librdkafka's log callbacks */
@@ -26,7 +44,21 @@ struct seam_instance {
         pthread_t poll_thread;
         int poll_started;
         pthread_t *workers;
+        struct worker_state *worker_states;
         int worker_count;
+
+        struct seam_metrics *metrics; /* borrowed, may be NULL */
+        struct seam_instance_metrics m;
+
+        /* The lag thread: queries watermarks and committed offsets. */
+        pthread_t lag_thread;
+        int lag_started;
+        int lag_stop;     /* under lag_lock */
+        int lag_wake;     /* under lag_lock */
+        pthread_mutex_t lag_lock;
+        pthread_cond_t lag_cv;
+        atomic_llong last_poll_ms;
+        int joined; /* a rebalance assigned partitions at least once */
 
         pthread_mutex_t lock;
         pthread_cond_t work_cv; /* workers: a lane became ready / stop */
@@ -47,6 +79,12 @@ struct seam_instance {
         atomic_uint_fast64_t handled, retried, poisoned, rebalances;
         atomic_int assigned;
 };
+
+/* consumer_observe.c */
+int seam_lag_start(struct seam_instance *inst);
+void seam_lag_stop(struct seam_instance *inst);
+/* Makes the lag thread refresh now (after an assignment). */
+void seam_lag_wake(struct seam_instance *inst);
 
 /* worker.c */
 int seam_workers_start(struct seam_instance *inst);

@@ -19,6 +19,9 @@ struct lane *seam_lane_new(const char *topic, int32_t partition)
         l->partition = partition;
         l->committed = -1;
         l->commit_sent = -1;
+        l->low_watermark = -1;
+        l->high_watermark = -1;
+        l->first_fetched = -1;
         return l;
 }
 

@@ -32,6 +32,14 @@ struct lane {
         int64_t commit_sent;  /* last offset sent in a commit; -1 */
         uint64_t handled;
 
+        /* For lag (see docs/metrics.md): watermarks queried by the lag
+         * thread, the first offset fetched, and since when the partition
+         * has had no lag (for the lower bound of lag seconds). */
+        int64_t low_watermark, high_watermark; /* -1: not known yet */
+        int64_t first_fetched;                 /* -1: nothing fetched */
+        int committed_checked; /* asked the broker for the committed offset */
+        int64_t caught_up_wall_ms;
+
         struct lane *ready_next;
 };
 

@@ -13,6 +13,7 @@
 #include "kafka_conf.h"
 #include "loader.h"
 #include "log.h"
+#include "observe.h"
 #include "plugin_config.h"
 
 /* Partitions of an embedded topic that the config does not list. */
@@ -24,6 +25,8 @@ struct seam_runtime {
         struct seam_embedded *embedded;
         struct seam_instance **instances;
         size_t instance_count;
+        struct seam_metrics *metrics;
+        struct seam_observer *observer;
         int timed_out; /* wait gave up on a drain: instances still running */
 };
 
@@ -123,7 +126,8 @@ int seam_runtime_open(const struct seam_config *cfg, int embedded, struct seam_r
         rt->cfg = cfg;
         rt->plugins = seam_plugin_set_new();
         rt->instances = calloc(cfg->consumer_count, sizeof(*rt->instances));
-        if (!rt->plugins || !rt->instances) {
+        rt->metrics = seam_metrics_new();
+        if (!rt->plugins || !rt->instances || !rt->metrics) {
                 seam_runtime_destroy(rt);
                 return SEAM_ERR_NOMEM;
         }
@@ -136,13 +140,17 @@ int seam_runtime_open(const struct seam_config *cfg, int embedded, struct seam_r
                 const struct seam_loaded_plugin *lp;
                 err = load_plugin(rt->plugins, cfg, i, &lp, errstr, errstr_size);
                 if (!err)
-                        err = seam_instance_new(cfg, i, lp, bootstrap, &rt->instances[i],
+                        err = seam_instance_new(cfg, i, lp, bootstrap, rt->metrics, &rt->instances[i],
                                                 errstr, errstr_size);
                 if (err) {
                         seam_runtime_destroy(rt);
                         return err;
                 }
                 rt->instance_count++;
+        }
+        if ((err = seam_observer_new(cfg, rt, rt->metrics, &rt->observer, errstr, errstr_size))) {
+                seam_runtime_destroy(rt);
+                return err;
         }
         *out = rt;
         return 0;
@@ -230,9 +238,12 @@ void seam_runtime_destroy(struct seam_runtime *rt)
                 return;
         if (rt->timed_out)
                 return; /* instances still draining: the process exits without freeing */
+        /* The server reads the instances: stop it first. */
+        seam_observer_destroy(rt->observer);
         for (size_t i = 0; i < rt->instance_count; i++)
                 seam_instance_destroy(rt->instances[i]);
         free(rt->instances);
+        seam_metrics_destroy(rt->metrics);
         seam_embedded_stop(rt->embedded);
         seam_plugin_set_destroy(rt->plugins);
         free(rt);
@@ -251,4 +262,14 @@ size_t seam_runtime_instance_count(const struct seam_runtime *rt)
 struct seam_instance *seam_runtime_instance(struct seam_runtime *rt, size_t i)
 {
         return rt->instances[i];
+}
+
+struct seam_metrics *seam_runtime_metrics(struct seam_runtime *rt)
+{
+        return rt->metrics;
+}
+
+int seam_runtime_http_port(const struct seam_runtime *rt)
+{
+        return seam_observer_port(rt->observer);
 }

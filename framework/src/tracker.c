@@ -4,19 +4,22 @@
 
 #include "err.h"
 
-/* A ring of (offset, done) in fetch order. Completed entries at the head are
- * popped at once, so the ring holds only the window between the oldest
- * pending offset and the newest fetched one. */
+/* A ring of entries in fetch order. [0, done_prefix) are complete; the
+ * commit point is entry done_prefix's offset (or newest + 1). Entries below
+ * the broker's committed offset are released; the newest entry is always
+ * kept so the commit point survives an empty window. */
 struct entry {
         int64_t offset;
+        int64_t ts;
         int done;
 };
 
 struct seam_tracker {
         struct entry *ring;
         size_t cap, head, count;
-        int64_t last_added;   /* -1: nothing added yet */
-        int64_t forgot_from;  /* -1: none; else commit point can't pass it */
+        size_t done_prefix;
+        int64_t last_added;  /* -1: nothing added yet */
+        int64_t forgot_from; /* -1: none; else commit point can't pass it */
         size_t pending;
 };
 
@@ -58,13 +61,19 @@ static int grow(struct seam_tracker *t)
         return 0;
 }
 
-int seam_tracker_add(struct seam_tracker *t, int64_t offset)
+static void advance_done_prefix(struct seam_tracker *t)
+{
+        while (t->done_prefix < t->count && at(t, t->done_prefix)->done)
+                t->done_prefix++;
+}
+
+int seam_tracker_add(struct seam_tracker *t, int64_t offset, int64_t timestamp_ms)
 {
         if (offset < 0 || offset <= t->last_added)
                 return SEAM_ERR_INVALID;
         if (t->count == t->cap && grow(t) < 0)
                 return SEAM_ERR_NOMEM;
-        *at(t, t->count) = (struct entry){offset, 0};
+        *at(t, t->count) = (struct entry){offset, timestamp_ms, 0};
         t->count++;
         t->pending++;
         t->last_added = offset;
@@ -74,36 +83,29 @@ int seam_tracker_add(struct seam_tracker *t, int64_t offset)
         return 0;
 }
 
-/* Binary search: offsets in the ring are strictly increasing. */
-static long find(const struct seam_tracker *t, int64_t offset)
+/* Binary search: offsets in the ring are strictly increasing. Returns the
+ * index of the first entry >= offset (count if none). */
+static size_t lower_bound(const struct seam_tracker *t, int64_t offset)
 {
         size_t lo = 0, hi = t->count;
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                int64_t o = at(t, mid)->offset;
-                if (o == offset)
-                        return (long)mid;
-                if (o < offset)
+                if (at(t, mid)->offset < offset)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        return -1;
+        return lo;
 }
 
 int seam_tracker_complete(struct seam_tracker *t, int64_t offset)
 {
-        long i = find(t, offset);
-        if (i < 0 || at(t, (size_t)i)->done)
+        size_t i = lower_bound(t, offset);
+        if (i == t->count || at(t, i)->offset != offset || at(t, i)->done)
                 return SEAM_ERR_NOTFOUND;
-        at(t, (size_t)i)->done = 1;
+        at(t, i)->done = 1;
         t->pending--;
-        /* Pop the completed prefix, but keep the newest entry so the commit
-         * point (newest + 1) survives an empty window. */
-        while (t->count > 1 && at(t, 0)->done) {
-                t->head = (t->head + 1) % t->cap;
-                t->count--;
-        }
+        advance_done_prefix(t);
         return 0;
 }
 
@@ -117,6 +119,8 @@ void seam_tracker_forget_from(struct seam_tracker *t, int64_t offset)
                         t->pending--;
                 t->count--;
         }
+        if (t->done_prefix > t->count)
+                t->done_prefix = t->count;
         /* The next add may reuse these offsets. */
         t->last_added = t->count ? at(t, t->count - 1)->offset : offset - 1;
         if (t->forgot_from < 0 || offset < t->forgot_from)
@@ -125,20 +129,37 @@ void seam_tracker_forget_from(struct seam_tracker *t, int64_t offset)
 
 int64_t seam_tracker_commit_point(const struct seam_tracker *t)
 {
-        int64_t cp = -1;
-        for (size_t i = 0; i < t->count; i++) {
-                const struct entry *e = at(t, i);
-                if (!e->done) {
-                        cp = e->offset;
-                        break;
-                }
-                cp = e->offset + 1;
-        }
-        if (t->count == 0 && t->forgot_from >= 0)
-                cp = t->forgot_from;
+        int64_t cp;
+        if (t->done_prefix < t->count)
+                cp = at(t, t->done_prefix)->offset;
+        else if (t->count)
+                cp = at(t, t->count - 1)->offset + 1;
+        else
+                cp = t->forgot_from; /* -1 when nothing was ever added */
         if (t->forgot_from >= 0 && cp > t->forgot_from)
                 cp = t->forgot_from;
         return cp;
+}
+
+void seam_tracker_release(struct seam_tracker *t, int64_t committed)
+{
+        /* Keep the newest entry: it carries the commit point (newest + 1). */
+        while (t->count > 1 && t->done_prefix > 0 && at(t, 0)->offset < committed) {
+                t->head = (t->head + 1) % t->cap;
+                t->count--;
+                t->done_prefix--;
+        }
+}
+
+int seam_tracker_first_from(const struct seam_tracker *t, int64_t offset,
+                            int64_t *offset_out, int64_t *ts_out)
+{
+        size_t i = lower_bound(t, offset);
+        if (i == t->count)
+                return SEAM_ERR_NOTFOUND;
+        *offset_out = at(t, i)->offset;
+        *ts_out = at(t, i)->ts;
+        return 0;
 }
 
 size_t seam_tracker_pending(const struct seam_tracker *t)
@@ -146,10 +167,12 @@ size_t seam_tracker_pending(const struct seam_tracker *t)
         return t->pending;
 }
 
+size_t seam_tracker_size(const struct seam_tracker *t)
+{
+        return t->count;
+}
+
 int64_t seam_tracker_oldest_pending(const struct seam_tracker *t)
 {
-        for (size_t i = 0; i < t->count; i++)
-                if (!at(t, i)->done)
-                        return at(t, i)->offset;
-        return -1;
+        return t->done_prefix < t->count ? at(t, t->done_prefix)->offset : -1;
 }

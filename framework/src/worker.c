@@ -90,12 +90,14 @@ static int apply_result(struct seam_instance *inst, struct lane *lane,
                 lane->attempt = 0;
                 lane->handled++;
                 atomic_fetch_add(&inst->handled, 1);
+                seam_counter_inc(inst->m.handled);
                 return 1;
         case SEAM_RETRY: {
                 lane->attempt++;
                 int64_t delay = retry_delay(inst->cc, lane->attempt, seed);
                 lane->retry_at = seam_mono_ms() + delay;
                 atomic_fetch_add(&inst->retried, 1);
+                seam_counter_inc(inst->m.retries);
                 seam_log(SEAM_LOG_WARN, &lc,
                          "handler asked to retry (attempt %u): %s; partition paused, "
                          "retrying the same message in %lld ms",
@@ -108,6 +110,7 @@ static int apply_result(struct seam_instance *inst, struct lane *lane,
                  * committed, and an operator decides. */
                 lane->stopped = 1;
                 atomic_fetch_add(&inst->poisoned, 1);
+                seam_counter_inc(inst->m.poison);
                 seam_log(SEAM_LOG_ERROR, &lc,
                          "handler rejected the message as POISON: %s; partition "
                          "stopped at this offset (not skipped, not committed)",
@@ -132,9 +135,17 @@ static int apply_result(struct seam_instance *inst, struct lane *lane,
         return 0;
 }
 
+struct worker_arg {
+        struct seam_instance *inst;
+        struct worker_state *state;
+};
+
 static void *worker_main(void *arg)
 {
-        struct seam_instance *inst = arg;
+        struct worker_arg wa = *(struct worker_arg *)arg;
+        free(arg);
+        struct seam_instance *inst = wa.inst;
+        struct worker_state *ws = wa.state;
         const struct seam_plugin *def = inst->plugin->def;
         unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&seed;
 
@@ -152,7 +163,14 @@ static void *worker_main(void *arg)
                         seam_msg_init(&m, rkm, &inst->ctx, lane->attempt);
                         pthread_mutex_unlock(&inst->lock);
 
+                        int64_t t0 = seam_mono_ns();
+                        atomic_store(&ws->partition, lane->partition);
+                        atomic_store(&ws->offset, rkm->offset);
+                        atomic_store(&ws->busy_since_ms, t0 / 1000000);
                         seam_result res = def->handle(inst->plugin_state, &m);
+                        atomic_store(&ws->busy_since_ms, 0);
+                        seam_histogram_observe(inst->m.handler_duration,
+                                               (double)(seam_mono_ns() - t0) / 1e9);
 
                         pthread_mutex_lock(&inst->lock);
                         int finished = apply_result(inst, lane, &m, res, &seed);
@@ -179,11 +197,16 @@ static void *worker_main(void *arg)
 int seam_workers_start(struct seam_instance *inst)
 {
         inst->workers = calloc((size_t)inst->cc->workers, sizeof(pthread_t));
-        if (!inst->workers)
+        inst->worker_states = calloc((size_t)inst->cc->workers, sizeof(struct worker_state));
+        if (!inst->workers || !inst->worker_states)
                 return SEAM_ERR_NOMEM;
         for (int i = 0; i < inst->cc->workers; i++) {
-                if (pthread_create(&inst->workers[i], NULL, worker_main, inst)) {
-                        seam_workers_stop(inst, 0);
+                struct worker_arg *wa = malloc(sizeof(*wa));
+                if (!wa)
+                        return SEAM_ERR_NOMEM;
+                *wa = (struct worker_arg){inst, &inst->worker_states[i]};
+                if (pthread_create(&inst->workers[i], NULL, worker_main, wa)) {
+                        free(wa);
                         return SEAM_ERR_NOMEM;
                 }
                 inst->worker_count++;
@@ -206,4 +229,8 @@ void seam_workers_stop(struct seam_instance *inst, int abandon)
         inst->worker_count = 0;
         free(inst->workers);
         inst->workers = NULL;
+        if (!abandon) {
+                free(inst->worker_states);
+                inst->worker_states = NULL;
+        }
 }
