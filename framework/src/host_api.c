@@ -18,6 +18,8 @@ void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
         m->headers = NULL;
         m->headers_read = 0;
         m->idempotency_key[0] = '\0';
+        m->correlation_read = 0;
+        m->correlation_id[0] = '\0';
 }
 
 void seam_msg_release(struct seam_msg *m)
@@ -26,9 +28,35 @@ void seam_msg_release(struct seam_msg *m)
         m->error = NULL;
 }
 
+/* The correlation header's value, made printable (it comes from the
+ * network: non-printable bytes become '?', length is capped). */
+static const char *correlation_of(const struct seam_msg *cm)
+{
+        struct seam_msg *m = (struct seam_msg *)cm;
+        if (!m->correlation_read) {
+                m->correlation_read = 1;
+                rd_kafka_headers_t *h = NULL;
+                const void *v;
+                size_t len;
+                if (m->ctx->correlation_header && *m->ctx->correlation_header &&
+                    !rd_kafka_message_headers(m->rkm, &h) &&
+                    !rd_kafka_header_get_last(h, m->ctx->correlation_header, &v, &len) && v) {
+                        if (len >= sizeof(m->correlation_id))
+                                len = sizeof(m->correlation_id) - 1;
+                        for (size_t i = 0; i < len; i++) {
+                                unsigned char c = ((const unsigned char *)v)[i];
+                                m->correlation_id[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+                        }
+                        m->correlation_id[len] = '\0';
+                }
+        }
+        return m->correlation_id[0] ? m->correlation_id : NULL;
+}
+
 struct seam_log_ctx seam_msg_log_ctx(const struct seam_msg *m)
 {
         struct seam_log_ctx lc = SEAM_LOG_CTX_NONE;
+        lc.correlation_id = correlation_of(m);
         lc.consumer = m->ctx->consumer_name;
         lc.plugin = m->ctx->plugin_name;
         lc.topic = rd_kafka_topic_name(m->rkm->rkt);

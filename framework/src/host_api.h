@@ -12,6 +12,7 @@
 struct seam_ctx {
         const char *consumer_name;
         const char *plugin_name;
+        const char *correlation_header; /* logged as correlation_id */
         const struct seam_plugin_config *plugin_config;
 };
 
@@ -25,6 +26,8 @@ struct seam_msg {
         rd_kafka_headers_t *headers;
         int headers_read;
         char idempotency_key[300];
+        int correlation_read;
+        char correlation_id[128]; /* printable copy of the header value */
 };
 
 extern const struct seam_host_api seam_host_api_v1;
