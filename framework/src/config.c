@@ -39,6 +39,7 @@
 enum cfg_type {
         CT_INT,         /* int, min..max */
         CT_INT64,       /* int64_t, min..max */
+        CT_DOUBLE,      /* double, dmin..dmax */
         CT_BOOL,        /* int, true or false only */
         CT_STRING,      /* char *, non-empty */
         CT_NAME,        /* char *, [A-Za-z0-9_.-]+ */
@@ -61,6 +62,7 @@ struct cfg_key {
         int required;        /* must be present; a list must be non-empty */
         const char *def;     /* default of a scalar key, as YAML text */
         int64_t min, max;    /* CT_INT, CT_INT64 */
+        double dmin, dmax;   /* CT_DOUBLE */
         const char *const *choices; /* CT_CHOICE, NULL-terminated */
         const struct cfg_table *sub; /* CT_MAP, CT_LIST */
         const char *desc;    /* shown when a required key is missing */
@@ -216,6 +218,21 @@ static const struct cfg_key consumer_keys[] = {
          .min = 1, .max = INT32_MAX,
          .offset = offsetof(struct seam_consumer_config, retry_backoff_max_ms),
          .desc = "cap of the doubling RETRY delay"},
+        {.name = "retry_max_attempts", .type = CT_INT, .def = "5", .min = 1,
+         .max = 1000000,
+         .offset = offsetof(struct seam_consumer_config, retry_max_attempts),
+         .desc = "handle() calls for one message before it is dead-lettered"},
+        {.name = "retry_multiplier", .type = CT_DOUBLE, .def = "2", .dmin = 1,
+         .dmax = 100,
+         .offset = offsetof(struct seam_consumer_config, retry_multiplier),
+         .desc = "factor between consecutive RETRY delays"},
+        {.name = "retry_jitter", .type = CT_DOUBLE, .def = "0.2", .dmin = 0,
+         .dmax = 1,
+         .offset = offsetof(struct seam_consumer_config, retry_jitter),
+         .desc = "random +- fraction applied to each RETRY delay"},
+        {.name = "dlq_topic", .type = CT_STRING,
+         .offset = offsetof(struct seam_consumer_config, dlq_topic),
+         .desc = "dead-letter topic; default: <source topic>.dlq"},
         {.name = "max_buffered_per_partition", .type = CT_INT, .def = "1000",
          .min = 1, .max = INT32_MAX,
          .offset = offsetof(struct seam_consumer_config,
@@ -349,6 +366,9 @@ static const char *expected(const struct cfg_key *k, char *buf, size_t size)
         case CT_INT64:
                 snprintf(buf, size, "an integer between %lld and %lld",
                          (long long)k->min, (long long)k->max);
+                return buf;
+        case CT_DOUBLE:
+                snprintf(buf, size, "a number between %g and %g", k->dmin, k->dmax);
                 return buf;
         case CT_BOOL:
                 return "true or false";
@@ -724,11 +744,18 @@ static int set_scalar(struct parse_ctx *c, const struct cfg_key *k,
         char exp[256], got[96];
         int ok = 1;
         int64_t v = 0;
+        double d = 0;
+        char *end;
 
         switch (k->type) {
         case CT_INT:
         case CT_INT64:
                 ok = parse_int(text, &v) == 0 && v >= k->min && v <= k->max;
+                break;
+        case CT_DOUBLE:
+                errno = 0;
+                d = strtod(text, &end);
+                ok = !errno && end != text && !*end && d >= k->dmin && d <= k->dmax;
                 break;
         case CT_BOOL:
                 ok = !strcmp(text, "true") || !strcmp(text, "false");
@@ -763,6 +790,10 @@ static int set_scalar(struct parse_ctx *c, const struct cfg_key *k,
                 break;
         case CT_INT64:
                 *FIELD(base, k->offset, int64_t) = v;
+                free(text);
+                break;
+        case CT_DOUBLE:
+                *FIELD(base, k->offset, double) = d;
                 free(text);
                 break;
         case CT_BOOL:
@@ -992,6 +1023,7 @@ static int parse_value(struct parse_ctx *c, const struct cfg_key *k,
         switch (k->type) {
         case CT_INT:
         case CT_INT64:
+        case CT_DOUBLE:
         case CT_BOOL:
         case CT_STRING:
         case CT_NAME:

@@ -61,6 +61,10 @@ struct seam_consumer_config {
         int64_t commit_interval_ms;
         int64_t retry_backoff_ms;
         int64_t retry_backoff_max_ms;
+        int retry_max_attempts; /* handle() calls before dead-lettering */
+        double retry_multiplier;
+        double retry_jitter;    /* 0..1: +- fraction of each delay */
+        char *dlq_topic;        /* NULL: <source topic>.dlq */
         int max_buffered_per_partition;
         char *correlation_header; /* header logged as correlation_id */
         /* Process-level `kafka:` first, then this consumer's `kafka:`; a key

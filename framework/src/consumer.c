@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "clock.h"
 #include "consumer_internal.h"
 #include "err.h"
@@ -90,8 +92,43 @@ static void offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         pthread_mutex_unlock(&inst->lock);
 }
 
-/* Commits the commit point of every lane that moved since the last commit
- * (or of `only` lanes when given). Sync commits wait for the broker. */
+/* The retry state of the message at the commit point, as commit metadata
+ * (text: librdkafka 2.0.2 reads metadata back with strndup), so the next
+ * owner of the partition, after a restart or a rebalance, continues the
+ * attempt count instead of starting over. Lock held. NULL: none. */
+static char *commit_metadata(const struct lane *lane, int64_t cp)
+{
+        rd_kafka_message_t *head = seam_lane_head(lane);
+        uint32_t attempts = lane->attempts + (lane->retry_commit ? 1 : 0);
+        if (!head || head->offset != cp || attempts == 0)
+                return NULL;
+        char buf[160];
+        snprintf(buf, sizeof(buf), "{\"v\":1,\"o\":%lld,\"a\":%u,\"f\":%lld,\"l\":%lld}",
+                 (long long)cp, attempts, (long long)lane->first_failure_ms,
+                 (long long)lane->last_failure_ms);
+        return strdup(buf);
+}
+
+/* Restores the retry state written by commit_metadata (lock held). */
+static void restore_metadata(struct lane *lane, int64_t committed, const char *md, size_t len)
+{
+        json_error_t jerr;
+        json_t *j = json_loadb(md, len, 0, &jerr);
+        json_int_t v = 0, o = -1, a = 0, f = 0, l = 0;
+        if (j && json_unpack(j, "{s:I,s:I,s:I,s:I,s:I}", "v", &v, "o", &o, "a", &a, "f", &f,
+                             "l", &l) == 0 &&
+            v == 1 && o == committed && a > 0 && a <= UINT32_MAX) {
+                lane->restore_offset = o;
+                lane->restore_attempts = (uint32_t)a;
+                lane->restore_first_ms = f;
+                lane->restore_last_ms = l;
+        }
+        json_decref(j);
+}
+
+/* Commits the commit point of every lane that moved since the last commit,
+ * or whose retry state changed (or of `only` lanes when given). Sync commits
+ * wait for the broker. */
 static void commit_lanes(struct seam_instance *inst, struct lane **only,
                          size_t only_count, int sync)
 {
@@ -101,19 +138,22 @@ static void commit_lanes(struct seam_instance *inst, struct lane **only,
         for (size_t i = 0; i < n; i++) {
                 struct lane *lane = only ? only[i] : inst->lanes.items[i];
                 int64_t cp = seam_tracker_commit_point(lane->tracker);
-                if (cp < 0 || cp <= lane->commit_sent)
+                if (cp < 0 || (cp <= lane->commit_sent && !lane->retry_commit))
                         continue;
-                rd_kafka_topic_partition_list_add(list, lane->topic, lane->partition)->offset = cp;
+                rd_kafka_topic_partition_t *p =
+                    rd_kafka_topic_partition_list_add(list, lane->topic, lane->partition);
+                p->offset = cp;
+                char *md = commit_metadata(lane, cp);
+                if (md) {
+                        p->metadata = md; /* freed with the list */
+                        p->metadata_size = strlen(md);
+                }
                 lane->commit_sent = cp;
         }
         pthread_mutex_unlock(&inst->lock);
         if (list->cnt > 0) {
                 rd_kafka_resp_err_t err = rd_kafka_commit(inst->rk, list, !sync);
-                if (sync) {
-                        pthread_mutex_lock(&inst->lock);
-                        commit_result(inst, list, err);
-                        pthread_mutex_unlock(&inst->lock);
-                } else if (err) {
+                if (sync || err) {
                         pthread_mutex_lock(&inst->lock);
                         commit_result(inst, list, err);
                         pthread_mutex_unlock(&inst->lock);
@@ -144,12 +184,16 @@ static void set_paused(struct seam_instance *inst,
 }
 
 /* Brings lane states and librdkafka's pause flags in line: a partition is
- * paused while its lane is full (backpressure), waits for a retry, is
- * stopped, or the instance drains. Runs on the poll thread. */
+ * paused while its lane is full (backpressure), waits for a retry or a DLQ
+ * write, is stopped, or the instance drains. Due retries run again, after
+ * their attempt count is committed (so a crash during the attempt cannot
+ * make a message retry forever). Runs on the poll thread. */
 static void housekeeping(struct seam_instance *inst)
 {
         rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(8);
         rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(8);
+        struct lane **due = NULL;
+        size_t ndue = 0;
         int64_t now = seam_mono_ms();
         size_t high = (size_t)inst->cc->max_buffered_per_partition;
 
@@ -157,15 +201,24 @@ static void housekeeping(struct seam_instance *inst)
         pthread_mutex_lock(&inst->lock);
         for (size_t i = 0; i < inst->lanes.count; i++) {
                 struct lane *lane = inst->lanes.items[i];
-                if (lane->retry_at && now >= lane->retry_at) {
+                if (lane->retry_at && now >= lane->retry_at && !lane->running) {
                         lane->retry_at = 0;
+                        if (lane->dlq_state == DLQ_NONE && !lane->revoked && !inst->draining) {
+                                struct lane **n = realloc(due, (ndue + 1) * sizeof(*due));
+                                if (n) {
+                                        due = n;
+                                        due[ndue++] = lane;
+                                        lane->retry_commit = 1;
+                                }
+                        }
                         seam_lane_schedule(inst, lane);
                 }
                 /* Hysteresis: resume a full lane only once it is half empty,
                  * so a busy partition does not flap every message. */
                 int full = lane->qcount >= high || (lane->paused && lane->qcount > high / 2) ||
                            seam_tracker_size(lane->tracker) >= SEAM_MAX_UNCOMMITTED;
-                int want = full || lane->retry_at || lane->stopped || inst->draining;
+                int want = full || lane->retry_at || lane->retry_commit || lane->stopped ||
+                           lane->dlq_state != DLQ_NONE || inst->draining;
                 if (want != lane->paused) {
                         rd_kafka_topic_partition_list_add(want ? pause : resume,
                                                           lane->topic, lane->partition);
@@ -177,6 +230,18 @@ static void housekeeping(struct seam_instance *inst)
         set_paused(inst, resume, 0);
         rd_kafka_topic_partition_list_destroy(pause);
         rd_kafka_topic_partition_list_destroy(resume);
+        if (ndue) {
+                /* Lanes stay in the table: only the poll thread removes
+                 * them, and this is the poll thread. */
+                commit_lanes(inst, due, ndue, 1);
+                pthread_mutex_lock(&inst->lock);
+                for (size_t i = 0; i < ndue; i++) {
+                        due[i]->retry_commit = 0;
+                        seam_lane_schedule(inst, due[i]);
+                }
+                pthread_mutex_unlock(&inst->lock);
+        }
+        free(due);
 }
 
 /* ---- rebalance ----------------------------------------------------------- */
@@ -196,7 +261,7 @@ static int wait_lanes_idle(struct seam_instance *inst, struct lane **lanes,
         for (;;) {
                 int busy = 0;
                 for (size_t i = 0; i < n; i++)
-                        busy |= lanes[i]->running;
+                        busy |= lanes[i]->running || lanes[i]->dlq_state == DLQ_IN_FLIGHT;
                 if (!busy)
                         return 0;
                 int64_t left = deadline - seam_mono_ms();
@@ -225,7 +290,10 @@ static int quiesce_lanes(struct seam_instance *inst, struct lane **lanes, size_t
                 seam_lane_unschedule(inst, lane);
                 lane->revoked = 1;
                 lane->retry_at = 0;
-                rd_kafka_message_t **msgs = seam_lane_drop(lane, lane->running, &dropped);
+                /* A head being handled, or whose DLQ write is in flight, stays
+                 * until it completes (or the deadline passes). */
+                int keep = lane->running || lane->dlq_state == DLQ_IN_FLIGHT;
+                rd_kafka_message_t **msgs = seam_lane_drop(lane, keep, &dropped);
                 pthread_mutex_unlock(&inst->lock);
                 destroy_messages(msgs, dropped);
                 pthread_mutex_lock(&inst->lock);
@@ -233,13 +301,15 @@ static int quiesce_lanes(struct seam_instance *inst, struct lane **lanes, size_t
         int rc = wait_lanes_idle(inst, lanes, n, deadline);
         if (rc < 0) {
                 for (size_t i = 0; i < n; i++) {
-                        if (!lanes[i]->running)
+                        if (!lanes[i]->running && lanes[i]->dlq_state != DLQ_IN_FLIGHT)
                                 continue;
                         struct seam_log_ctx lc = lane_log_ctx(
                             inst, lanes[i], seam_tracker_oldest_pending(lanes[i]->tracker));
                         seam_log(SEAM_LOG_ERROR, &lc,
-                                 "handler still running at the drain deadline (%lld ms); "
+                                 "%s at the drain deadline (%lld ms); "
                                  "its offset is not committed",
+                                 lanes[i]->running ? "handler still running"
+                                                   : "DLQ write still unacknowledged",
                                  (long long)inst->cfg->shutdown_timeout_ms);
                 }
         }
@@ -281,7 +351,7 @@ static void revoke(struct seam_instance *inst,
                 seam_log(SEAM_LOG_INFO, &lc, "partition %s (handled %llu, committed offset %lld)",
                          lost ? "lost" : "revoked", (unsigned long long)lanes[i]->handled,
                          (long long)lanes[i]->committed);
-                if (lanes[i]->running)
+                if (lanes[i]->running || lanes[i]->dlq_state == DLQ_IN_FLIGHT)
                         seam_lane_table_add(&inst->orphans, lanes[i]);
                 else
                         seam_lane_destroy(lanes[i]);
@@ -292,8 +362,29 @@ static void revoke(struct seam_instance *inst,
         free(lanes);
 }
 
+/* The group's committed offsets of newly assigned partitions, with their
+ * metadata (the retry state of the message there). Bounded; on failure the
+ * attempt counts start over, which is logged. */
+static rd_kafka_topic_partition_list_t *fetch_committed(struct seam_instance *inst,
+                                                        const rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_resp_err_t err = rd_kafka_committed(inst->rk, c, 10000);
+        if (err) {
+                struct seam_log_ctx lc = inst_log_ctx(inst);
+                seam_log(SEAM_LOG_WARN, &lc,
+                         "could not read committed offsets at assignment (%s): retry attempt "
+                         "counts of earlier owners are not restored",
+                         rd_kafka_err2str(err));
+                rd_kafka_topic_partition_list_destroy(c);
+                return NULL;
+        }
+        return c;
+}
+
 static void assign(struct seam_instance *inst, const rd_kafka_topic_partition_list_t *parts)
 {
+        rd_kafka_topic_partition_list_t *committed = parts->cnt ? fetch_committed(inst, parts) : NULL;
         pthread_mutex_lock(&inst->lock);
         for (int i = 0; i < parts->cnt; i++) {
                 const rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -306,7 +397,21 @@ static void assign(struct seam_instance *inst, const rd_kafka_topic_partition_li
                         continue;
                 }
                 lane->caught_up_wall_ms = seam_wall_ms();
+                const rd_kafka_topic_partition_t *c =
+                    committed ? rd_kafka_topic_partition_list_find(committed, p->topic, p->partition)
+                              : NULL;
+                if (c && !c->err) {
+                        lane->committed_checked = 1;
+                        if (c->offset >= 0) {
+                                lane->committed = c->offset;
+                                lane->commit_sent = c->offset;
+                        }
+                        if (c->metadata && c->metadata_size)
+                                restore_metadata(lane, c->offset, c->metadata, c->metadata_size);
+                }
         }
+        if (committed)
+                rd_kafka_topic_partition_list_destroy(committed);
         atomic_store(&inst->assigned, (int)inst->lanes.count);
         inst->joined = 1;
         pthread_mutex_unlock(&inst->lock);
@@ -541,7 +646,6 @@ static void create_series(struct seam_instance *inst)
         inst->m.handled = seam_metric_get(msgs, 2, (const char *[]){name, "handled"});
         inst->m.duplicate = seam_metric_get(msgs, 2, (const char *[]){name, "duplicate"});
         inst->m.dead_lettered = seam_metric_get(msgs, 2, (const char *[]){name, "dead_lettered"});
-        inst->m.poison = seam_metric_get(msgs, 2, (const char *[]){name, "poison"});
         inst->m.retries = seam_metric_get(
             seam_metrics_counter(mx, "seam_consumer_retries_total",
                                  "Handler RETRY results (each attempt).",
@@ -561,6 +665,14 @@ static void create_series(struct seam_instance *inst)
                                "1 while the consumer instance runs, 0 after it stopped.",
                                SEAM_METRIC_LABELS("consumer")),
             1, (const char *[]){name});
+        inst->m.dlq_family = seam_metrics_counter(mx, "seam_dlq_messages_total",
+                                                  "Records written to the DLQ by error class.",
+                                                  SEAM_METRIC_LABELS("consumer", "class"));
+        inst->m.dlq_write_failures = seam_metric_get(
+            seam_metrics_counter(mx, "seam_dlq_write_failures_total",
+                                 "DLQ writes that failed and will be retried.",
+                                 SEAM_METRIC_LABELS("consumer")),
+            1, (const char *[]){name});
         inst->m.handler_duration = seam_metric_get(
             seam_metrics_histogram(mx, "seam_consumer_handler_duration_seconds",
                                    "Time inside the plugin's handle().",
@@ -570,11 +682,11 @@ static void create_series(struct seam_instance *inst)
 
 int seam_instance_new(const struct seam_config *cfg, size_t idx,
                       const struct seam_loaded_plugin *plugin,
-                      const char *bootstrap_override,
-                      struct seam_metrics *metrics,
+                      const struct seam_instance_deps *deps,
                       struct seam_instance **out, char *errstr,
                       size_t errstr_size)
 {
+        const char *bootstrap_override = deps->bootstrap_override;
         const struct seam_consumer_config *cc = &cfg->consumers[idx];
         struct seam_instance *inst = calloc(1, sizeof(*inst));
         if (!inst)
@@ -587,7 +699,8 @@ int seam_instance_new(const struct seam_config *cfg, size_t idx,
         pthread_cond_init(&inst->idle_cv, NULL);
         pthread_mutex_init(&inst->lag_lock, NULL);
         pthread_cond_init(&inst->lag_cv, NULL);
-        inst->metrics = metrics;
+        inst->metrics = deps->metrics;
+        inst->dlq = deps->dlq;
         create_series(inst);
 
         char where[64];
@@ -748,6 +861,7 @@ void seam_instance_counters(struct seam_instance *inst, struct seam_instance_cou
         out->handled = atomic_load(&inst->handled);
         out->retried = atomic_load(&inst->retried);
         out->poisoned = atomic_load(&inst->poisoned);
+        out->dead_lettered = atomic_load(&inst->dead_lettered);
         out->rebalances = atomic_load(&inst->rebalances);
         out->assigned_partitions = atomic_load(&inst->assigned);
 }

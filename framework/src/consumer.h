@@ -21,8 +21,20 @@ struct seam_instance_counters {
         uint64_t handled;   /* handle() returned OK */
         uint64_t retried;   /* handle() returned RETRY */
         uint64_t poisoned;  /* handle() returned POISON */
+        uint64_t dead_lettered; /* acknowledged by the DLQ topic */
         uint64_t rebalances;
         int assigned_partitions;
+};
+
+struct seam_dlq;
+
+/* What an instance uses from the process; all borrowed, all may be NULL
+ * except where said. They must outlive the instance. */
+struct seam_instance_deps {
+        const char *bootstrap_override; /* the embedded broker's address */
+        struct seam_metrics *metrics;
+        struct seam_dlq *dlq; /* required to dead-letter; without it a poison
+                                 message waits, retried, never skipped */
 };
 
 /* Creates the instance of cfg->consumers[idx]: checks the plugin's config
@@ -30,8 +42,7 @@ struct seam_instance_counters {
  * for). `cfg` and `plugin` are borrowed and must outlive the instance. */
 int seam_instance_new(const struct seam_config *cfg, size_t idx,
                       const struct seam_loaded_plugin *plugin,
-                      const char *bootstrap_override,
-                      struct seam_metrics *metrics,
+                      const struct seam_instance_deps *deps,
                       struct seam_instance **out, char *errstr,
                       size_t errstr_size);
 

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "consumer.h"
+#include "dlq.h"
 #include "host_api.h"
 #include "lane.h"
 #include "metrics.h"
@@ -20,6 +21,8 @@ struct seam_instance_metrics {
         struct seam_metric *handled, *duplicate, *dead_lettered, *poison;
         struct seam_metric *retries, *rebalances, *assigned, *up;
         struct seam_metric *handler_duration;
+        struct seam_metric_family *dlq_family; /* by class */
+        struct seam_metric *dlq_write_failures;
 };
 
 /* What one worker is doing, for the liveness check. */
@@ -48,6 +51,7 @@ struct seam_instance {
         int worker_count;
 
         struct seam_metrics *metrics; /* borrowed, may be NULL */
+        struct seam_dlq *dlq;         /* borrowed, shared by the process */
         struct seam_instance_metrics m;
 
         /* The lag thread: queries watermarks and committed offsets. */
@@ -76,7 +80,7 @@ struct seam_instance {
         atomic_int finished;
         int result; /* seam_instance_join's return value */
 
-        atomic_uint_fast64_t handled, retried, poisoned, rebalances;
+        atomic_uint_fast64_t handled, retried, poisoned, dead_lettered, rebalances;
         atomic_int assigned;
 };
 
@@ -95,5 +99,16 @@ void seam_workers_stop(struct seam_instance *inst, int abandon);
 void seam_lane_schedule(struct seam_instance *inst, struct lane *lane);
 /* Takes a lane off the ready list (lock held). */
 void seam_lane_unschedule(struct seam_instance *inst, struct lane *lane);
+/* Completes the head message (lock held); the caller destroys the returned
+ * message outside the lock. */
+rd_kafka_message_t *seam_lane_finish_head(struct seam_instance *inst, struct lane *lane);
+/* Exponential backoff with jitter for attempt number `attempt` (1-based). */
+int64_t seam_retry_delay(const struct seam_consumer_config *cc, uint32_t attempt, unsigned *seed);
+
+/* dead_letter.c (lock held): decide to dead-letter the head message, and
+ * send it (only by the worker holding the lane). */
+void seam_lane_dead_letter(struct seam_instance *inst, struct lane *lane, const char *error_class,
+                           const char *message, int64_t schema_id);
+void seam_lane_dlq_send(struct seam_instance *inst, struct lane *lane);
 
 #endif

@@ -22,6 +22,8 @@ struct lane *seam_lane_new(const char *topic, int32_t partition)
         l->low_watermark = -1;
         l->high_watermark = -1;
         l->first_fetched = -1;
+        l->restore_offset = -1;
+        l->dlq_schema_id = -1;
         return l;
 }
 
@@ -32,6 +34,7 @@ void seam_lane_destroy(struct lane *l)
         while (l->qcount)
                 rd_kafka_message_destroy(seam_lane_pop(l));
         free(l->q);
+        free(l->dlq_message);
         seam_tracker_destroy(l->tracker);
         free(l->topic);
         free(l);

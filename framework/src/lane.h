@@ -25,7 +25,24 @@ struct lane {
         int revoked;      /* being revoked: start nothing new */
         int stopped;      /* halted (POISON/FATAL): nothing after the head */
         int64_t retry_at; /* monotonic ms when the head may run again; 0 */
-        uint32_t attempt; /* previous attempts of the head message */
+
+        /* The head message's attempts: handle() calls started for it, here
+         * and (restored from the commit metadata) by earlier owners. */
+        uint32_t attempts;
+        int64_t first_failure_ms, last_failure_ms; /* wall ms; 0: none */
+        int retry_commit;  /* poll thread: record attempts, then schedule */
+        /* Restored from the committed offset's metadata at assignment:
+         * applies when the head is that offset. */
+        int64_t restore_offset; /* -1: nothing to restore */
+        uint32_t restore_attempts;
+        int64_t restore_first_ms, restore_last_ms;
+
+        /* Dead-lettering of the head message. */
+        enum { DLQ_NONE = 0, DLQ_WRITE_DUE, DLQ_IN_FLIGHT } dlq_state;
+        const char *dlq_class; /* static string */
+        char *dlq_message;
+        int64_t dlq_schema_id;
+        uint32_t dlq_failures; /* failed writes of this record */
 
         int paused;           /* paused in librdkafka (poll thread only) */
         int64_t committed;    /* last offset the broker acknowledged; -1 */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "dlq.h"
 #include "err.h"
 #include "kafka_conf.h"
 #include "loader.h"
@@ -27,6 +28,7 @@ struct seam_runtime {
         size_t instance_count;
         struct seam_metrics *metrics;
         struct seam_observer *observer;
+        struct seam_dlq *dlq;
         int timed_out; /* wait gave up on a drain: instances still running */
 };
 
@@ -136,12 +138,21 @@ int seam_runtime_open(const struct seam_config *cfg, int embedded, struct seam_r
                 return err;
         }
         const char *bootstrap = rt->embedded ? seam_embedded_bootstraps(rt->embedded) : NULL;
+        if ((err = seam_dlq_new(cfg, bootstrap, &rt->dlq, errstr, errstr_size))) {
+                seam_runtime_destroy(rt);
+                return err;
+        }
+        struct seam_instance_deps deps = {
+                .bootstrap_override = bootstrap,
+                .metrics = rt->metrics,
+                .dlq = rt->dlq,
+        };
         for (size_t i = 0; i < cfg->consumer_count; i++) {
                 const struct seam_loaded_plugin *lp;
                 err = load_plugin(rt->plugins, cfg, i, &lp, errstr, errstr_size);
                 if (!err)
-                        err = seam_instance_new(cfg, i, lp, bootstrap, rt->metrics, &rt->instances[i],
-                                                errstr, errstr_size);
+                        err = seam_instance_new(cfg, i, lp, &deps, &rt->instances[i], errstr,
+                                                errstr_size);
                 if (err) {
                         seam_runtime_destroy(rt);
                         return err;
@@ -238,8 +249,10 @@ void seam_runtime_destroy(struct seam_runtime *rt)
                 return;
         if (rt->timed_out)
                 return; /* instances still draining: the process exits without freeing */
-        /* The server reads the instances: stop it first. */
+        /* The server reads the instances: stop it first. The DLQ writer's
+         * last delivery reports still reach the instances: stop it next. */
         seam_observer_destroy(rt->observer);
+        seam_dlq_destroy(rt->dlq, 5000);
         for (size_t i = 0; i < rt->instance_count; i++)
                 seam_instance_destroy(rt->instances[i]);
         free(rt->instances);

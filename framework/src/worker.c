@@ -1,7 +1,9 @@
 /* worker.c - the worker pool of one consumer instance. A worker takes a
- * ready lane, runs handle() on its head message outside the lock, and
- * records the outcome; it keeps the lane for a short batch of messages so
- * a busy partition costs one lock round trip per message, not two. */
+ * ready lane, runs the head message through the pipeline outside the lock,
+ * and routes the outcome (complete, retry later, dead-letter, stop). It
+ * keeps the lane for a short batch of messages so a busy partition costs
+ * one lock round trip per message, not two. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,7 +19,8 @@
 void seam_lane_schedule(struct seam_instance *inst, struct lane *lane)
 {
         if (lane->running || lane->in_ready || lane->revoked || lane->stopped ||
-            lane->retry_at || !lane->qcount || inst->draining)
+            lane->retry_at || lane->retry_commit || lane->dlq_state == DLQ_IN_FLIGHT ||
+            !lane->qcount || inst->draining)
                 return;
         lane->in_ready = 1;
         lane->ready_next = NULL;
@@ -59,76 +62,108 @@ static struct lane *pop_ready(struct seam_instance *inst)
         return lane;
 }
 
-/* Exponential backoff with +-20% jitter, so partitions that failed together
- * do not retry in lockstep. */
-static int64_t retry_delay(const struct seam_consumer_config *cc, uint32_t attempt,
-                           unsigned *seed)
+int64_t seam_retry_delay(const struct seam_consumer_config *cc, uint32_t attempt, unsigned *seed)
 {
-        int64_t d = cc->retry_backoff_ms;
-        for (uint32_t i = 1; i < attempt && d < cc->retry_backoff_max_ms; i++)
-                d *= 2;
-        if (d > cc->retry_backoff_max_ms)
-                d = cc->retry_backoff_max_ms;
-        double jitter = 0.8 + 0.4 * ((double)rand_r(seed) / RAND_MAX);
-        return (int64_t)((double)d * jitter);
+        double d = (double)cc->retry_backoff_ms;
+        for (uint32_t i = 1; i < attempt && d < (double)cc->retry_backoff_max_ms; i++)
+                d *= cc->retry_multiplier;
+        if (d > (double)cc->retry_backoff_max_ms)
+                d = (double)cc->retry_backoff_max_ms;
+        /* Jitter, so partitions that failed together do not retry in
+         * lockstep against a recovering sink. */
+        double r = (double)rand_r(seed) / RAND_MAX;
+        d *= 1.0 - cc->retry_jitter + 2.0 * cc->retry_jitter * r;
+        return d < 1 ? 1 : (int64_t)d;
 }
 
-static const char *reason_of(const struct seam_msg *m)
+/* Completes the head message (lock held); returns it for the caller to
+ * destroy outside the lock. */
+rd_kafka_message_t *seam_lane_finish_head(struct seam_instance *inst, struct lane *lane)
 {
-        return m->error ? m->error : "no reason given";
+        rd_kafka_message_t *rkm = seam_lane_pop(lane);
+        seam_tracker_complete(lane->tracker, rkm->offset);
+        lane->attempts = 0;
+        lane->first_failure_ms = lane->last_failure_ms = 0;
+        lane->dlq_state = DLQ_NONE;
+        lane->dlq_failures = 0;
+        lane->dlq_schema_id = -1;
+        free(lane->dlq_message);
+        lane->dlq_message = NULL;
+        lane->handled++;
+        (void)inst;
+        return rkm;
+}
+
+/* What the pipeline decided for one message. */
+struct outcome {
+        seam_result result;
+        const char *poison_class; /* for SEAM_POISON */
+        char message[1024];
+        int64_t schema_id;
+};
+
+static void run_pipeline(struct seam_instance *inst, struct seam_msg *m, struct outcome *out)
+{
+        out->result = inst->plugin->def->handle(inst->plugin_state, m);
+        out->poison_class = "handler";
+        out->schema_id = -1;
+        snprintf(out->message, sizeof(out->message), "%s",
+                 m->error ? m->error : "no reason given");
 }
 
 /* Applies one outcome (lock held). Returns 1 if the head was finished. */
-static int apply_result(struct seam_instance *inst, struct lane *lane,
-                        struct seam_msg *m, seam_result res, unsigned *seed)
+static int apply_outcome(struct seam_instance *inst, struct lane *lane, struct seam_msg *m,
+                         struct outcome *o, unsigned *seed)
 {
         struct seam_log_ctx lc = seam_msg_log_ctx(m);
-        switch (res) {
+        int64_t now = seam_wall_ms();
+        switch (o->result) {
         case SEAM_OK:
-                seam_tracker_complete(lane->tracker, m->rkm->offset);
-                seam_lane_pop(lane);
-                lane->attempt = 0;
-                lane->handled++;
                 atomic_fetch_add(&inst->handled, 1);
                 seam_counter_inc(inst->m.handled);
                 return 1;
-        case SEAM_RETRY: {
-                lane->attempt++;
-                int64_t delay = retry_delay(inst->cc, lane->attempt, seed);
-                lane->retry_at = seam_mono_ms() + delay;
+        case SEAM_RETRY:
+                if (!lane->first_failure_ms)
+                        lane->first_failure_ms = now;
+                lane->last_failure_ms = now;
                 atomic_fetch_add(&inst->retried, 1);
                 seam_counter_inc(inst->m.retries);
+                if (lane->attempts >= (uint32_t)inst->cc->retry_max_attempts) {
+                        char reason[sizeof(o->message) + 64];
+                        snprintf(reason, sizeof(reason), "gave up after %u attempts: %s",
+                                 lane->attempts, o->message);
+                        seam_lane_dead_letter(inst, lane, "retries_exhausted", reason, o->schema_id);
+                        return 0;
+                }
+                int64_t delay = seam_retry_delay(inst->cc, lane->attempts, seed);
+                lane->retry_at = seam_mono_ms() + delay;
+                lane->retry_commit = 1;
                 seam_log(SEAM_LOG_WARN, &lc,
-                         "handler asked to retry (attempt %u): %s; partition paused, "
+                         "handler asked to retry (attempt %u of %d): %s; partition paused, "
                          "retrying the same message in %lld ms",
-                         lane->attempt, reason_of(m), (long long)delay);
+                         lane->attempts, inst->cc->retry_max_attempts, o->message,
+                         (long long)delay);
                 break;
-        }
         case SEAM_POISON:
-                /* Until the dead-letter queue exists the message is not
-                 * skipped: the partition stops here, nothing past it is
-                 * committed, and an operator decides. */
-                lane->stopped = 1;
                 atomic_fetch_add(&inst->poisoned, 1);
-                seam_counter_inc(inst->m.poison);
-                seam_log(SEAM_LOG_ERROR, &lc,
-                         "handler rejected the message as POISON: %s; partition "
-                         "stopped at this offset (not skipped, not committed)",
-                         reason_of(m));
+                if (!lane->first_failure_ms)
+                        lane->first_failure_ms = now;
+                lane->last_failure_ms = now;
+                seam_lane_dead_letter(inst, lane, o->poison_class, o->message, o->schema_id);
                 break;
         case SEAM_FATAL:
         default:
                 lane->stopped = 1;
                 inst->fatal = 1;
-                if (res == SEAM_FATAL)
+                if (o->result == SEAM_FATAL)
                         seam_log(SEAM_LOG_ERROR, &lc,
                                  "handler returned FATAL: %s; stopping consumer instance",
-                                 reason_of(m));
+                                 o->message);
                 else
                         seam_log(SEAM_LOG_ERROR, &lc,
                                  "handler returned an invalid result %d; treated as "
                                  "FATAL, stopping consumer instance",
-                                 (int)res);
+                                 (int)o->result);
                 break;
         }
         atomic_store(&inst->housekeeping, 1);
@@ -140,13 +175,73 @@ struct worker_arg {
         struct worker_state *state;
 };
 
+/* Runs the head message of a lane the worker holds (lock held on entry and
+ * exit). Returns 1 if the head was finished and the worker may go on with
+ * the next message of the lane. */
+static int run_head(struct seam_instance *inst, struct lane *lane, struct worker_state *ws,
+                    unsigned *seed)
+{
+        rd_kafka_message_t *rkm = seam_lane_head(lane);
+        if (lane->dlq_state == DLQ_WRITE_DUE) {
+                seam_lane_dlq_send(inst, lane);
+                return 0;
+        }
+        if (lane->restore_offset >= 0 && lane->restore_offset == rkm->offset) {
+                /* Attempts of an earlier owner of this partition count. */
+                lane->attempts = lane->restore_attempts;
+                lane->first_failure_ms = lane->restore_first_ms;
+                lane->last_failure_ms = lane->restore_last_ms;
+                lane->restore_offset = -1;
+        }
+        lane->attempts++;
+        if (lane->attempts > (uint32_t)inst->cc->retry_max_attempts) {
+                /* Started that many times already (a crash or a kill
+                 * interrupted the earlier attempts): do not try again. */
+                char reason[256];
+                snprintf(reason, sizeof(reason),
+                         "attempt %u exceeds retry_max_attempts %d (earlier attempts were "
+                         "interrupted by a restart or rebalance)",
+                         lane->attempts, inst->cc->retry_max_attempts);
+                lane->attempts--;
+                seam_lane_dead_letter(inst, lane, "retries_exhausted", reason, -1);
+                seam_lane_dlq_send(inst, lane);
+                return 0;
+        }
+
+        struct seam_msg m;
+        struct outcome o;
+        seam_msg_init(&m, rkm, &inst->ctx, lane->attempts - 1);
+        pthread_mutex_unlock(&inst->lock);
+
+        int64_t t0 = seam_mono_ns();
+        atomic_store(&ws->partition, lane->partition);
+        atomic_store(&ws->offset, rkm->offset);
+        atomic_store(&ws->busy_since_ms, t0 / 1000000);
+        run_pipeline(inst, &m, &o);
+        atomic_store(&ws->busy_since_ms, 0);
+        seam_histogram_observe(inst->m.handler_duration, (double)(seam_mono_ns() - t0) / 1e9);
+
+        pthread_mutex_lock(&inst->lock);
+        int finished = apply_outcome(inst, lane, &m, &o, seed);
+        seam_msg_release(&m);
+        if (finished) {
+                seam_lane_finish_head(inst, lane);
+                /* Destroying a message takes librdkafka locks of its own: do
+                 * it outside ours. */
+                pthread_mutex_unlock(&inst->lock);
+                rd_kafka_message_destroy(rkm);
+                pthread_mutex_lock(&inst->lock);
+        } else if (lane->dlq_state == DLQ_WRITE_DUE) {
+                seam_lane_dlq_send(inst, lane);
+        }
+        return finished;
+}
+
 static void *worker_main(void *arg)
 {
         struct worker_arg wa = *(struct worker_arg *)arg;
         free(arg);
         struct seam_instance *inst = wa.inst;
-        struct worker_state *ws = wa.state;
-        const struct seam_plugin *def = inst->plugin->def;
         unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&seed;
 
         pthread_mutex_lock(&inst->lock);
@@ -158,32 +253,8 @@ static void *worker_main(void *arg)
                         break;
                 lane->running = 1;
                 for (int n = 0; n < LANE_BATCH; n++) {
-                        rd_kafka_message_t *rkm = seam_lane_head(lane);
-                        struct seam_msg m;
-                        seam_msg_init(&m, rkm, &inst->ctx, lane->attempt);
-                        pthread_mutex_unlock(&inst->lock);
-
-                        int64_t t0 = seam_mono_ns();
-                        atomic_store(&ws->partition, lane->partition);
-                        atomic_store(&ws->offset, rkm->offset);
-                        atomic_store(&ws->busy_since_ms, t0 / 1000000);
-                        seam_result res = def->handle(inst->plugin_state, &m);
-                        atomic_store(&ws->busy_since_ms, 0);
-                        seam_histogram_observe(inst->m.handler_duration,
-                                               (double)(seam_mono_ns() - t0) / 1e9);
-
-                        pthread_mutex_lock(&inst->lock);
-                        int finished = apply_result(inst, lane, &m, res, &seed);
-                        seam_msg_release(&m);
-                        if (finished) {
-                                /* Destroying a message takes librdkafka locks of
-                                 * its own: do it outside ours. */
-                                pthread_mutex_unlock(&inst->lock);
-                                rd_kafka_message_destroy(rkm);
-                                pthread_mutex_lock(&inst->lock);
-                        }
-                        if (!finished || !lane->qcount || lane->revoked || inst->draining ||
-                            inst->fatal)
+                        if (!run_head(inst, lane, wa.state, &seed) || !lane->qcount ||
+                            lane->revoked || inst->draining || inst->fatal)
                                 break;
                 }
                 lane->running = 0;
