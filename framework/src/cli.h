@@ -16,5 +16,6 @@ extern const struct seam_cli_command seam_cli_commands[];
 int seam_cli_run(int argc, char **argv);
 int seam_cli_check_config(int argc, char **argv);
 int seam_cli_demo(int argc, char **argv);
+int seam_cli_schema(int argc, char **argv);
 
 #endif

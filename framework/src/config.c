@@ -146,6 +146,61 @@ static const struct cfg_table health_table = {
         .count = NKEYS(health_keys),
 };
 
+static const char *const registry_types[] = {"local", "http", NULL};
+
+static const struct cfg_key registry_keys[] = {
+        {.name = "type", .type = CT_CHOICE, .def = "local", .choices = registry_types,
+         .offset = offsetof(struct seam_config, registry_type),
+         .desc = "local (the schemas/ folder) or http (Confluent-compatible REST)"},
+        {.name = "dir", .type = CT_STRING, .def = "schemas",
+         .offset = offsetof(struct seam_config, registry_dir),
+         .desc = "the schemas folder of a local registry"},
+        {.name = "url", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, registry_url),
+         .desc = "base URL of an http registry"},
+        {.name = "username", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, registry_username),
+         .desc = "basic auth user"},
+        {.name = "password", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, registry_password),
+         .desc = "basic auth password (use ${ENV})"},
+        {.name = "ca_file", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, registry_ca_file),
+         .desc = "PEM CA bundle for TLS"},
+        {.name = "client_cert", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, registry_client_cert),
+         .desc = "PEM client certificate for mutual TLS"},
+        {.name = "client_key", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, registry_client_key),
+         .desc = "PEM client key for mutual TLS"},
+        {.name = "insecure_skip_verify", .type = CT_BOOL, .def = "false",
+         .offset = offsetof(struct seam_config, registry_insecure),
+         .desc = "do not verify the server certificate (tests only)"},
+        {.name = "connect_timeout_ms", .type = CT_INT64, .def = "2000", .min = 1,
+         .max = INT32_MAX, .offset = offsetof(struct seam_config, registry_connect_timeout_ms),
+         .desc = "TCP/TLS connect timeout"},
+        {.name = "timeout_ms", .type = CT_INT64, .def = "5000", .min = 1, .max = INT32_MAX,
+         .offset = offsetof(struct seam_config, registry_timeout_ms),
+         .desc = "whole request timeout"},
+        {.name = "retries", .type = CT_INT, .def = "2", .min = 0, .max = 100,
+         .offset = offsetof(struct seam_config, registry_retries),
+         .desc = "extra attempts of a failed request"},
+        {.name = "backoff_ms", .type = CT_INT64, .def = "200", .min = 1, .max = INT32_MAX,
+         .offset = offsetof(struct seam_config, registry_backoff_ms),
+         .desc = "first delay between attempts"},
+        {.name = "negative_ttl_ms", .type = CT_INT64, .def = "30000", .min = 0,
+         .max = INT32_MAX, .offset = offsetof(struct seam_config, registry_negative_ttl_ms),
+         .desc = "how long an unknown id is remembered"},
+        {.name = "cache_dir", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, registry_cache_dir),
+         .desc = "on-disk last-known-good schema cache"},
+};
+
+static const struct cfg_table registry_table = {
+        .keys = registry_keys,
+        .count = NKEYS(registry_keys),
+};
+
 static const struct cfg_key seam_keys[] = {
         {.name = "plugin_path", .type = CT_STRING_LIST,
          .offset = offsetof(struct seam_config, plugin_path),
@@ -178,6 +233,8 @@ static const struct cfg_key seam_keys[] = {
          .desc = "the metrics and health HTTP server"},
         {.name = "health", .type = CT_MAP, .sub = &health_table, .offset = 0,
          .desc = "liveness thresholds"},
+        {.name = "registry", .type = CT_MAP, .sub = &registry_table, .offset = 0,
+         .desc = "where writer and reader schemas come from"},
         {.name = "lag_refresh_ms", .type = CT_INT64, .def = "5000",
          .min = 100, .max = INT32_MAX,
          .offset = offsetof(struct seam_config, lag_refresh_ms),
@@ -187,6 +244,39 @@ static const struct cfg_key seam_keys[] = {
 static const struct cfg_table seam_table = {
         .keys = seam_keys,
         .count = NKEYS(seam_keys),
+};
+
+static const char *const formats[] = {"avro", "raw", NULL};
+
+static const struct cfg_key reader_keys[] = {
+        {.name = "subject", .type = CT_STRING,
+         .offset = offsetof(struct seam_consumer_config, reader_subject),
+         .desc = "subject of the plugin's reader schema"},
+        {.name = "version", .type = CT_INT, .min = 1, .max = INT32_MAX,
+         .offset = offsetof(struct seam_consumer_config, reader_version),
+         .desc = "pinned version of the reader schema"},
+};
+
+static const struct cfg_table reader_table = {
+        .keys = reader_keys,
+        .count = NKEYS(reader_keys),
+};
+
+static const struct cfg_key schema_keys[] = {
+        {.name = "subjects", .type = CT_STRING_LIST,
+         .offset = offsetof(struct seam_consumer_config, subjects),
+         .count_offset = offsetof(struct seam_consumer_config, subject_count),
+         .desc = "subjects whose writer schemas this consumer accepts"},
+        {.name = "reader", .type = CT_MAP, .sub = &reader_table, .offset = 0,
+         .desc = "the plugin's reader schema: {subject, version}"},
+        {.name = "reader_file", .type = CT_STRING,
+         .offset = offsetof(struct seam_consumer_config, reader_file),
+         .desc = "the plugin's reader schema as an .avsc file"},
+};
+
+static const struct cfg_table schema_table = {
+        .keys = schema_keys,
+        .count = NKEYS(schema_keys),
 };
 
 static const struct cfg_key consumer_keys[] = {
@@ -238,6 +328,11 @@ static const struct cfg_key consumer_keys[] = {
          .offset = offsetof(struct seam_consumer_config,
                             max_buffered_per_partition),
          .desc = "messages buffered before the partition is paused"},
+        {.name = "format", .type = CT_CHOICE, .choices = formats,
+         .offset = offsetof(struct seam_consumer_config, format),
+         .desc = "avro: Confluent-framed, registered, decoded; raw: bytes as they are"},
+        {.name = "schema", .type = CT_MAP, .sub = &schema_table, .offset = 0,
+         .desc = "accepted subjects and the reader schema (format avro)"},
         {.name = "correlation_header", .type = CT_STRING, .def = "traceparent",
          .offset = offsetof(struct seam_consumer_config, correlation_header),
          .desc = "message header whose value is logged as correlation_id"},
@@ -280,6 +375,8 @@ static const struct cfg_table top_table = {
 _Static_assert(NKEYS(topic_keys) <= MAX_KEYS, "topic_keys");
 _Static_assert(NKEYS(seam_keys) <= MAX_KEYS, "seam_keys");
 _Static_assert(NKEYS(http_keys) <= MAX_KEYS, "http_keys");
+_Static_assert(NKEYS(registry_keys) <= MAX_KEYS, "registry_keys");
+_Static_assert(NKEYS(schema_keys) <= MAX_KEYS, "schema_keys");
 _Static_assert(NKEYS(health_keys) <= MAX_KEYS, "health_keys");
 _Static_assert(NKEYS(consumer_keys) <= MAX_KEYS, "consumer_keys");
 _Static_assert(NKEYS(top_keys) <= MAX_KEYS, "top_keys");
@@ -1141,6 +1238,36 @@ static int finish_consumer(struct parse_ctx *c, void *obj, yaml_node_t *node,
         char kpath[PATH_MAX_LEN];
 
         cc->line = line;
+        if (!cc->format) {
+                /* Default: avro when a schema is declared, raw otherwise. */
+                cc->format = strdup(map_get(c, node, "schema") ? "avro" : "raw");
+                if (!cc->format)
+                        return oom(c);
+        }
+        if (!strcmp(cc->format, "avro")) {
+                yaml_node_t *schema = map_get(c, node, "schema");
+                path_key(kpath, path, "schema");
+                if (!schema || !cc->subject_count)
+                        return fail(c, line, kpath,
+                                    "expected {subjects: [...], reader: {subject, version}} "
+                                    "or reader_file (format is avro; set format: raw to "
+                                    "receive undecoded bytes), got nothing");
+                if (!!cc->reader_subject == !!cc->reader_file)
+                        return fail(c, line_of(schema), kpath,
+                                    "expected exactly one of reader: {subject, version} and "
+                                    "reader_file, got %s",
+                                    cc->reader_file ? "both" : "neither");
+                if (cc->reader_subject && cc->reader_version < 1) {
+                        path_key(kpath, path, "schema.reader.version");
+                        return fail(c, line_of(schema), kpath,
+                                    "expected the pinned version (an integer >= 1) of the "
+                                    "reader schema, got nothing");
+                }
+        } else if (map_get(c, node, "schema")) {
+                path_key(kpath, path, "schema");
+                return fail(c, line_of(map_get(c, node, "schema")), kpath,
+                            "expected no schema block with format: raw, got one");
+        }
         if (!cc->group_id) {
                 cc->group_id = strdup(cc->name);
                 if (!cc->group_id)

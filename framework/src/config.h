@@ -67,6 +67,12 @@ struct seam_consumer_config {
         char *dlq_topic;        /* NULL: <source topic>.dlq */
         int max_buffered_per_partition;
         char *correlation_header; /* header logged as correlation_id */
+        char *format;             /* "avro" or "raw" */
+        char **subjects;          /* schema.subjects */
+        size_t subject_count;
+        char *reader_subject;     /* schema.reader.subject */
+        int reader_version;       /* schema.reader.version */
+        char *reader_file;        /* schema.reader_file */
         /* Process-level `kafka:` first, then this consumer's `kafka:`; a key
          * in both appears once with the consumer's value. */
         struct seam_kv_list kafka;
@@ -92,6 +98,14 @@ struct seam_config {
         int64_t health_poll_stall_ms;    /* seam.health.poll_stall_ms */
         int64_t health_handler_stall_ms; /* seam.health.handler_stall_ms */
         int64_t lag_refresh_ms;          /* seam.lag_refresh_ms */
+        /* seam.registry */
+        char *registry_type; /* "local" or "http" */
+        char *registry_dir, *registry_url, *registry_username, *registry_password;
+        char *registry_ca_file, *registry_client_cert, *registry_client_key;
+        char *registry_cache_dir;
+        int registry_insecure, registry_retries;
+        int64_t registry_connect_timeout_ms, registry_timeout_ms, registry_backoff_ms;
+        int64_t registry_negative_ttl_ms;
         struct seam_consumer_config *consumers;
         size_t consumer_count;
         /* The process-level `kafka:` map as written (already merged into

@@ -15,6 +15,7 @@ static void usage(FILE *out)
                 "  run -c FILE [--embedded-broker]   run the consumers of a config\n"
                 "  check-config -c FILE              validate a config without connecting\n"
                 "  demo                              run the demo on the embedded broker\n"
+                "  schema check|register|get         Avro contract checks and the registry\n"
                 "  version                           print the version\n"
                 "\n"
                 "Run `seam COMMAND --help` for the options of one command.\n");

@@ -1,0 +1,143 @@
+/* avro_plan.h - internals shared by avro_schema.c (parsing), avro_resolve.c
+ * (compiling a plan) and avro_decode.c (running it). Not for other files:
+ * use avro_decode.h. */
+#ifndef SEAM_AVRO_PLAN_H
+#define SEAM_AVRO_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <avro.h>
+#include <jansson.h>
+
+#include "avro_decode.h"
+
+/* One named type (record, enum, fixed) as written in the schema JSON, so
+ * resolution can read what Avro C does not keep. */
+struct seam_avro_named {
+        char *fullname;
+        json_t *def; /* borrowed from seam_avro_schema.root */
+};
+
+struct seam_avro_schema {
+        avro_schema_t avro;
+        json_t *root;
+        struct seam_avro_named *named;
+        size_t named_count;
+};
+
+/* The JSON definition of a named Avro C schema node, or NULL. */
+const json_t *seam_avro_schema_def(const struct seam_avro_schema *s,
+                                   avro_schema_t named);
+
+/* What a node does with the writer's bytes. Reading nodes convert into the
+ * reader's type; skipping nodes (built with no reader) interpret the same
+ * codes as the writer's type and only validate and advance. */
+enum seam_avro_op {
+        SEAM_OP_NULL,
+        SEAM_OP_BOOLEAN,
+        SEAM_OP_INT,        /* int -> int */
+        SEAM_OP_INT_LONG,
+        SEAM_OP_INT_FLOAT,
+        SEAM_OP_INT_DOUBLE,
+        SEAM_OP_LONG,       /* long -> long */
+        SEAM_OP_LONG_FLOAT,
+        SEAM_OP_LONG_DOUBLE,
+        SEAM_OP_FLOAT,      /* float -> float */
+        SEAM_OP_FLOAT_DOUBLE,
+        SEAM_OP_DOUBLE,
+        SEAM_OP_STRING,     /* string or bytes -> string */
+        SEAM_OP_BYTES,      /* string or bytes -> bytes */
+        SEAM_OP_FIXED,
+        SEAM_OP_ENUM,
+        SEAM_OP_ARRAY,
+        SEAM_OP_MAP,
+        SEAM_OP_RECORD,
+        SEAM_OP_WUNION,     /* writer union: pick the writer's branch */
+        SEAM_OP_RUNION      /* reader union: set the resolved branch */
+};
+
+struct seam_avro_node;
+
+/* One writer field, in writer order. */
+struct seam_avro_step {
+        struct seam_avro_node *node;
+        int32_t reader_index; /* -1: not in the reader, skipped */
+        const char *name;     /* for error paths; owned by a schema */
+};
+
+/* A reader default, checked against the reader's type and converted once.
+ * (Not an Avro C value: Avro C cannot create a value class for a type that
+ * refers to named types defined outside of it.) */
+struct seam_avro_dflt {
+        avro_type_t type;
+        union {
+                int boolean;
+                int32_t i;
+                int64_t l;
+                float f;
+                double d;
+                int symbol; /* enum index */
+                struct {
+                        char *buf; /* NUL-terminated */
+                        size_t len;
+                } bytes;        /* string, bytes, fixed */
+                struct {
+                        struct seam_avro_dflt *items;
+                        char **keys; /* maps only */
+                        size_t count;
+                } list;         /* array items, map values, record fields */
+                struct {
+                        struct seam_avro_dflt *value;
+                        int branch;
+                } branch;       /* union */
+        } u;
+};
+
+/* One reader field the writer lacks, filled from its default. */
+struct seam_avro_fill {
+        int32_t reader_index;
+        const char *name;
+        struct seam_avro_dflt *value;
+        size_t elements; /* what applying it costs against the limits */
+        size_t bytes;
+};
+
+struct seam_avro_node {
+        uint8_t op;
+        union {
+                struct {
+                        struct seam_avro_step *steps;
+                        size_t step_count;
+                        struct seam_avro_fill *fills;
+                        size_t fill_count;
+                } rec;
+                struct seam_avro_node *items; /* array items, map values */
+                struct {
+                        struct seam_avro_node **branches;
+                        size_t count;
+                } wunion;
+                struct {
+                        struct seam_avro_node *sub;
+                        int branch;
+                } runion;
+                struct {
+                        int *map; /* writer index -> reader index; NULL
+                                     when skipping */
+                        size_t count; /* writer symbols */
+                } enm;
+                size_t fixed_size;
+        } u;
+};
+
+struct seam_avro_plan {
+        struct seam_avro_node *root;
+        avro_schema_t writer; /* held references */
+        avro_schema_t reader;
+        char *root_name;      /* first segment of error paths */
+        struct seam_avro_node **nodes; /* every node, owned */
+        size_t node_count;
+        size_t node_cap;
+};
+
+#endif
