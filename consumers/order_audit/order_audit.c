@@ -102,17 +102,36 @@ static seam_result order_audit_handle(void *state, const seam_msg *msg)
                           (int)api->msg_partition(msg), (long long)api->msg_offset(msg),
                           (long long)api->msg_timestamp(msg));
         n = json_escape(line, cap, (size_t)n, key ? key : "", key ? klen : 0);
-        if (n >= 0 && (size_t)n + 11 < cap) {
-                memcpy(line + n, "\",\"value\":\"", 11);
-                n = json_escape(line, cap, (size_t)n + 11, value ? value : "", value ? vlen : 0);
+        /* The decoded order (format avro) as JSON; raw bytes otherwise. */
+        const char *decoded = SEAM_API_HAS(api, msg_value_json) ? api->msg_value_json(msg) : NULL;
+        if (decoded) {
+                size_t dlen = strlen(decoded);
+                char *bigger = n >= 0 ? realloc(line, cap + dlen) : NULL;
+                if (bigger) {
+                        line = bigger;
+                        cap += dlen;
+                        n += snprintf(line + n, cap - (size_t)n, "\",\"order\":%s}\n", decoded);
+                } else {
+                        n = -1;
+                }
+        } else {
+                if (n >= 0 && (size_t)n + 11 < cap) {
+                        memcpy(line + n, "\",\"value\":\"", 11);
+                        n = json_escape(line, cap, (size_t)n + 11, value ? value : "",
+                                        value ? vlen : 0);
+                }
+                if (n >= 0 && (size_t)n + 3 <= cap) {
+                        memcpy(line + n, "\"}\n", 3);
+                        n += 3;
+                } else {
+                        n = -1;
+                }
         }
-        if (n < 0 || (size_t)n + 3 > cap) {
+        if (n < 0) {
                 free(line);
                 api->msg_set_error(msg, "record does not fit the line buffer");
                 return SEAM_POISON;
         }
-        memcpy(line + n, "\"}\n", 3);
-        n += 3;
         /* A failed or short write is the disk's trouble, not the message's:
          * retry it. A short write leaves a partial line that readers skip
          * (it does not parse); the retry appends the whole record. */

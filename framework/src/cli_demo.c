@@ -16,7 +16,9 @@
 #include "err.h"
 #include "kafka_util.h"
 #include "log.h"
+#include "registry.h"
 #include "runtime.h"
+#include "wire.h"
 
 #define DEMO_TOPIC "demo.orders"
 #define DEMO_GROUP "demo-order-audit"
@@ -35,6 +37,115 @@ struct demo {
         int timed_out;
 };
 
+/* The schemas folder: $SEAM_SCHEMAS_DIR, ./schemas, beside the build
+ * directory, or the installed share/seam/schemas. */
+static int find_schemas_dir(char *out, size_t outlen)
+{
+        const char *env = getenv("SEAM_SCHEMAS_DIR");
+        char exe[1024];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        const char *candidates[4] = {env, "schemas", NULL, NULL};
+        char beside[1100], installed[1100];
+        if (n > 0) {
+                exe[n] = '\0';
+                char *slash = strrchr(exe, '/');
+                if (slash)
+                        *slash = '\0';
+                snprintf(beside, sizeof(beside), "%s/../schemas", exe);
+                snprintf(installed, sizeof(installed), "%s/../share/seam/schemas", exe);
+                candidates[2] = beside;
+                candidates[3] = installed;
+        }
+        for (int i = 0; i < 4; i++) {
+                char manifest[1200];
+                if (!candidates[i])
+                        continue;
+                snprintf(manifest, sizeof(manifest), "%s/manifest.yaml", candidates[i]);
+                if (access(manifest, R_OK) == 0) {
+                        snprintf(out, outlen, "%s", candidates[i]);
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+/* The demo's writers: both registered versions of demo.orders-value, so
+ * the consumer (reader v2) shows schema evolution: v1 records arrive with
+ * the default of the field v1 lacks. */
+struct demo_writers {
+        struct seam_registry *reg;
+        const struct seam_schema *v[2];
+        avro_value_iface_t *iface[2];
+};
+
+static int writers_open(struct demo_writers *w, const char *dir)
+{
+        struct seam_registry_options o;
+        char err[512];
+        seam_registry_options_init(&o);
+        o.type = SEAM_REGISTRY_LOCAL;
+        o.dir = dir;
+        memset(w, 0, sizeof(*w));
+        if (seam_registry_new(&o, &w->reg, err, sizeof(err)) ||
+            seam_registry_by_subject(w->reg, "demo.orders-value", 1, &w->v[0], err, sizeof(err)) ||
+            seam_registry_by_subject(w->reg, "demo.orders-value", 2, &w->v[1], err, sizeof(err))) {
+                fprintf(stderr, "seam demo: schemas in %s: %s\n", dir, err);
+                return -1;
+        }
+        for (int i = 0; i < 2; i++)
+                w->iface[i] = avro_generic_class_from_schema(w->v[i]->avro);
+        return w->iface[0] && w->iface[1] ? 0 : -1;
+}
+
+static void writers_close(struct demo_writers *w)
+{
+        for (int i = 0; i < 2; i++)
+                if (w->iface[i])
+                        avro_value_iface_decref(w->iface[i]);
+        seam_registry_destroy(w->reg);
+}
+
+/* Order event i, Confluent-framed Avro; every 250th is deliberately broken
+ * (not framed) so the demo shows dead-lettering. Returns the length. */
+static size_t encode_order(struct demo_writers *w, int i, char *key, size_t keylen,
+                           uint8_t *out, size_t cap)
+{
+        static const char *const channels[] = {"web", "app", "store"};
+        char order_id[32], customer[32];
+        snprintf(order_id, sizeof(order_id), "o-%06d", i);
+        snprintf(customer, sizeof(customer), "customer-%d", i % 50);
+        snprintf(key, keylen, "%s", customer);
+        if (i % 250 == 249)
+                return (size_t)snprintf((char *)out, cap, "{\"order_id\":\"%s\"} (not Avro)",
+                                        order_id);
+        int version = i % 2; /* 0: v1, 1: v2 */
+        avro_value_t rec, f;
+        avro_generic_value_new(w->iface[version], &rec);
+        avro_value_get_by_name(&rec, "order_id", &f, NULL);
+        avro_value_set_string(&f, order_id);
+        avro_value_get_by_name(&rec, "customer", &f, NULL);
+        avro_value_set_string(&f, customer);
+        avro_value_get_by_name(&rec, "amount_cents", &f, NULL);
+        avro_value_set_long(&f, 100 + (i * 37) % 90000);
+        avro_value_get_by_name(&rec, "currency", &f, NULL);
+        avro_value_set_enum(&f, i % 3);
+        avro_value_get_by_name(&rec, "created_at", &f, NULL);
+        avro_value_set_long(&f, seam_wall_ms());
+        if (version == 1) {
+                avro_value_get_by_name(&rec, "channel", &f, NULL);
+                avro_value_set_string(&f, channels[i % 3]);
+        }
+        uint8_t body[512];
+        avro_writer_t wr = avro_writer_memory((char *)body, sizeof(body));
+        size_t n = 0;
+        if (avro_value_write(wr, &rec) == 0 &&
+            seam_wire_frame(w->v[version]->id, body, (size_t)avro_writer_tell(wr), out, cap, &n))
+                n = 0;
+        avro_writer_free(wr);
+        avro_value_decref(&rec);
+        return n;
+}
+
 static rd_kafka_t *demo_producer(const char *bootstrap)
 {
         char err[512];
@@ -46,16 +157,16 @@ static rd_kafka_t *demo_producer(const char *bootstrap)
         return rk;
 }
 
-/* Produces order event number i (JSON text, keyed by customer). */
-static int produce_order(rd_kafka_t *rk, int i, int partitions)
+/* Produces order event number i, keyed by customer. */
+static int produce_order(rd_kafka_t *rk, struct demo_writers *w, int i, int partitions)
 {
-        static const char *const currencies[] = {"EUR", "USD", "GBP"};
-        char key[32], value[256];
-        snprintf(key, sizeof(key), "customer-%d", i % 50);
-        int n = snprintf(value, sizeof(value),
-                         "{\"order_id\":\"o-%06d\",\"customer\":\"%s\","
-                         "\"amount_cents\":%d,\"currency\":\"%s\"}",
-                         i, key, 100 + (i * 37) % 90000, currencies[i % 3]);
+        char key[32];
+        uint8_t value[512];
+        size_t n = encode_order(w, i, key, sizeof(key), value, sizeof(value));
+        if (!n) {
+                fprintf(stderr, "seam demo: could not encode order %d\n", i);
+                return -1;
+        }
         rd_kafka_resp_err_t e;
         while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(DEMO_TOPIC),
                                       RD_KAFKA_V_PARTITION(i % partitions),
@@ -72,15 +183,15 @@ static int produce_order(rd_kafka_t *rk, int i, int partitions)
         return 0;
 }
 
-static int produce_stream(const char *bootstrap, int messages, int partitions,
-                          int64_t *end)
+static int produce_stream(const char *bootstrap, struct demo_writers *w, int messages,
+                          int partitions, int64_t *end)
 {
         char err[512];
         rd_kafka_t *rk = demo_producer(bootstrap);
         if (!rk)
                 return -1;
         for (int i = 0; i < messages; i++) {
-                if (produce_order(rk, i, partitions)) {
+                if (produce_order(rk, w, i, partitions)) {
                         rd_kafka_destroy(rk);
                         return -1;
                 }
@@ -97,6 +208,7 @@ static int produce_stream(const char *bootstrap, int messages, int partitions,
 
 struct live {
         const char *bootstrap;
+        struct demo_writers *w;
         int partitions;
         int next;
         atomic_int stop;
@@ -111,7 +223,7 @@ static void *live_main(void *arg)
         if (!rk)
                 return NULL;
         while (!atomic_load(&lv->stop)) {
-                if (produce_order(rk, lv->next++, lv->partitions))
+                if (produce_order(rk, lv->w, lv->next++, lv->partitions))
                         break;
                 seam_sleep_ms(1000 / DEMO_LIVE_RATE);
         }
@@ -212,14 +324,26 @@ int seam_cli_demo(int argc, char **argv)
                          getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
         remove(out_path);
 
+        char schemas[1024];
+        struct demo_writers writers;
+        if (find_schemas_dir(schemas, sizeof(schemas))) {
+                fprintf(stderr, "seam demo: no schemas folder (schemas/manifest.yaml) found; run "
+                                "from the repository or set SEAM_SCHEMAS_DIR\n");
+                return SEAM_EXIT_CONFIG;
+        }
+        if (writers_open(&writers, schemas)) {
+                writers_close(&writers);
+                return SEAM_EXIT_CONFIG;
+        }
         seam_signals_block();
         /* The demo is configured like any deployment: through a config. */
-        char yaml[2048];
+        char yaml[3072];
         snprintf(yaml, sizeof(yaml),
                  "seam:\n"
                  "  http: {bind: \"%s\", port: %d}\n"
                  "  embedded_broker: true\n"
-                 "  embedded_topics: [{name: %s, partitions: %d}]\n"
+                 "  embedded_topics: [{name: %s, partitions: %d}, {name: %s.dlq, partitions: 1}]\n"
+                 "  registry: {type: local, dir: \"%s\"}\n"
                  "  shutdown_timeout_ms: 10000\n"
                  "  log_format: logfmt\n"
                  "  log_level: info\n"
@@ -232,14 +356,18 @@ int seam_cli_demo(int argc, char **argv)
                  "    topics: [%s]\n"
                  "    group_id: %s\n"
                  "    commit_interval_ms: 500\n"
+                 "    schema:\n"
+                 "      subjects: [demo.orders-value]\n"
+                 "      reader: {subject: demo.orders-value, version: 2}\n"
                  "    config:\n"
                  "      path: \"%s\"\n",
-                 metrics_bind, metrics_port, DEMO_TOPIC, partitions, DEMO_TOPIC, DEMO_GROUP,
-                 out_path);
+                 metrics_bind, metrics_port, DEMO_TOPIC, partitions, DEMO_TOPIC, schemas,
+                 DEMO_TOPIC, DEMO_GROUP, out_path);
         struct seam_config *cfg;
         char err[2048];
         if (seam_config_parse(yaml, strlen(yaml), "<demo>", &cfg, err, sizeof(err))) {
                 fprintf(stderr, "seam demo: %s\n", err);
+                writers_close(&writers);
                 return SEAM_EXIT_CONFIG;
         }
         seam_cli_setup_log(cfg, NULL, NULL);
@@ -249,13 +377,15 @@ int seam_cli_demo(int argc, char **argv)
         if (rc) {
                 fprintf(stderr, "seam demo: %s\n", err);
                 seam_config_destroy(cfg);
+                writers_close(&writers);
                 return seam_err_exit_code(rc);
         }
         d.bootstrap = seam_embedded_bootstraps(seam_runtime_embedded(d.rt));
         printf("seam demo: embedded broker at %s\n", d.bootstrap);
         printf("seam demo: producing %d order events to %s (%d partitions)\n", messages,
                DEMO_TOPIC, partitions);
-        if (produce_stream(d.bootstrap, messages, partitions, d.end)) {
+        if (produce_stream(d.bootstrap, &writers, messages, partitions, d.end)) {
+                writers_close(&writers);
                 seam_runtime_destroy(d.rt);
                 seam_config_destroy(cfg);
                 return SEAM_EXIT_KAFKA;
@@ -264,6 +394,7 @@ int seam_cli_demo(int argc, char **argv)
         d.deadline = started + 120000;
         if ((rc = seam_runtime_start(d.rt, err, sizeof(err)))) {
                 fprintf(stderr, "seam demo: %s\n", err);
+                writers_close(&writers);
                 seam_runtime_destroy(d.rt);
                 seam_config_destroy(cfg);
                 return seam_err_exit_code(rc);
@@ -272,7 +403,8 @@ int seam_cli_demo(int argc, char **argv)
         if (seam_runtime_http_port(d.rt) > 0)
                 printf("seam demo: metrics at http://%s:%d/metrics (also /healthz, /readyz)\n",
                        metrics_bind, seam_runtime_http_port(d.rt));
-        struct live lv = {.bootstrap = d.bootstrap, .partitions = partitions, .next = messages};
+        struct live lv = {.bootstrap = d.bootstrap, .w = &writers, .partitions = partitions,
+                          .next = messages};
         pthread_t live_thread;
         int live_started = 0;
         if (keep_running) {
@@ -293,6 +425,7 @@ int seam_cli_demo(int argc, char **argv)
                         rd_kafka_destroy(q);
                 }
         }
+        writers_close(&writers);
         struct seam_instance_counters k;
         seam_instance_counters(seam_runtime_instance(d.rt, 0), &k);
         int64_t elapsed = seam_mono_ms() - started;
@@ -310,13 +443,17 @@ int seam_cli_demo(int argc, char **argv)
                 total_end += d.end[p];
                 ok = ok && d.committed[p] == d.end[p];
         }
+        /* Every offset ended handled or dead-lettered, none twice. */
+        ok = ok && (int64_t)(k.handled + k.dead_lettered) == total_end;
         long lines = count_lines(out_path);
         printf("\nmessages produced:   %lld\n"
-               "messages handled:    %llu (retried %llu, poison %llu)\n"
+               "messages handled:    %llu (retried %llu)\n"
+               "dead-lettered:       %llu to %s.dlq (the deliberately broken ones)\n"
                "audit records:       %ld in %s\n"
                "%s %.1f s (includes the ~3 s first group join)\n",
                (long long)total_end, (unsigned long long)k.handled,
-               (unsigned long long)k.retried, (unsigned long long)k.poisoned, lines, out_path,
+               (unsigned long long)k.retried, (unsigned long long)k.dead_lettered, DEMO_TOPIC,
+               lines, out_path,
                keep_running ? "run time:           " : "time to all committed:", (double)elapsed / 1000.0);
         if (keep_running) {
                 /* Stopped by a signal mid-stream: what was handled is

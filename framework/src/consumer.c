@@ -702,6 +702,19 @@ int seam_instance_new(const struct seam_config *cfg, size_t idx,
         inst->metrics = deps->metrics;
         inst->dlq = deps->dlq;
         create_series(inst);
+        if (!strcmp(cc->format, "avro")) {
+                char inner[1024];
+                int serr = deps->registry
+                               ? seam_schema_stage_new(cc, deps->registry, &inst->schema_stage,
+                                                       inner, sizeof(inner))
+                               : SEAM_ERR_CONFIG;
+                if (serr) {
+                        snprintf(errstr, errstr_size, "%s:%d: consumers[%zu].schema: %s", cfg->path,
+                                 cc->line, idx, deps->registry ? inner : "no schema registry");
+                        seam_instance_destroy(inst);
+                        return SEAM_ERR_CONFIG;
+                }
+        }
 
         char where[64];
         snprintf(where, sizeof(where), "consumers[%zu].config", idx);
@@ -843,6 +856,7 @@ void seam_instance_destroy(struct seam_instance *inst)
         if (inst->rk)
                 rd_kafka_destroy(inst->rk);
         seam_plugin_config_free(&inst->plugin_config);
+        seam_schema_stage_destroy(inst->schema_stage);
         pthread_cond_destroy(&inst->work_cv);
         pthread_cond_destroy(&inst->idle_cv);
         pthread_mutex_destroy(&inst->lock);

@@ -35,6 +35,7 @@ struct seam_instance_deps {
         struct seam_metrics *metrics;
         struct seam_dlq *dlq; /* required to dead-letter; without it a poison
                                  message waits, retried, never skipped */
+        struct seam_registry *registry; /* required for format avro */
 };
 
 /* Creates the instance of cfg->consumers[idx]: checks the plugin's config

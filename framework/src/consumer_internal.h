@@ -13,6 +13,7 @@
 #include "lane.h"
 #include "metrics.h"
 #include "plugin_config.h"
+#include "schema_stage.h"
 
 /* The instance's series, created once at start so the hot path only does
  * atomic adds. All may be NULL (no metrics registry): the metric calls
@@ -31,6 +32,7 @@ struct worker_state {
         /* The message it handles, copied: the lane may go away. */
         atomic_int partition;
         atomic_llong offset;
+        struct seam_decode_slot slot; /* this worker's reader value */
 };
 
 struct seam_instance {
@@ -52,6 +54,8 @@ struct seam_instance {
 
         struct seam_metrics *metrics; /* borrowed, may be NULL */
         struct seam_dlq *dlq;         /* borrowed, shared by the process */
+        struct seam_schema_stage *schema_stage; /* NULL: format raw */
+        atomic_int schema_blocked; /* a message waits for the registry */
         struct seam_instance_metrics m;
 
         /* The lag thread: queries watermarks and committed offsets. */

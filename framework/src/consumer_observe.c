@@ -251,5 +251,11 @@ int seam_instance_ready(struct seam_instance *inst, char *why, size_t whylen)
                 snprintf(why, whylen, "consumer %s: not joined its group yet", inst->cc->name);
                 return -1;
         }
+        if (atomic_load(&inst->schema_blocked)) {
+                snprintf(why, whylen,
+                         "consumer %s: schema registry unreachable and a schema id is not cached",
+                         inst->cc->name);
+                return -1;
+        }
         return 0;
 }

@@ -20,12 +20,17 @@ void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
         m->idempotency_key[0] = '\0';
         m->correlation_read = 0;
         m->correlation_id[0] = '\0';
+        m->value = NULL;
+        m->schema_id = -1;
+        m->json = NULL;
 }
 
 void seam_msg_release(struct seam_msg *m)
 {
         free(m->error);
         m->error = NULL;
+        free(m->json);
+        m->json = NULL;
 }
 
 /* The correlation header's value, made printable (it comes from the
@@ -226,6 +231,26 @@ static uint32_t api_msg_attempt(const seam_msg *msg)
         return msg->attempt;
 }
 
+static const struct avro_value *api_msg_value(const seam_msg *msg)
+{
+        return msg->value;
+}
+
+static int64_t api_msg_schema_id(const seam_msg *msg)
+{
+        return msg->schema_id;
+}
+
+static const char *api_msg_value_json(const seam_msg *cmsg)
+{
+        struct seam_msg *msg = (struct seam_msg *)cmsg;
+        /* Safe on any decoded value: the bounded decoder range-checked every
+         * enum and union index Avro C's printer would trust. */
+        if (msg->value && !msg->json && avro_value_to_json(msg->value, 1, &msg->json))
+                msg->json = NULL;
+        return msg->json;
+}
+
 const struct seam_host_api seam_host_api_v1 = {
         .abi_version = SEAM_ABI_VERSION,
         .struct_size = sizeof(struct seam_host_api),
@@ -247,4 +272,7 @@ const struct seam_host_api seam_host_api_v1 = {
         .msg_idempotency_key = api_msg_idempotency_key,
         .msg_set_error = api_msg_set_error,
         .msg_attempt = api_msg_attempt,
+        .msg_value = api_msg_value,
+        .msg_schema_id = api_msg_schema_id,
+        .msg_value_json = api_msg_value_json,
 };

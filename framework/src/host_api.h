@@ -4,6 +4,7 @@
 #ifndef SEAM_HOST_API_H
 #define SEAM_HOST_API_H
 
+#include <avro.h>
 #include <librdkafka/rdkafka.h>
 
 #include "plugin_config.h"
@@ -28,6 +29,9 @@ struct seam_msg {
         char idempotency_key[300];
         int correlation_read;
         char correlation_id[128]; /* printable copy of the header value */
+        avro_value_t *value;      /* decoded record (format avro) or NULL */
+        int64_t schema_id;        /* writer schema id, -1: none */
+        char *json;               /* msg_value_json, malloc'ed by Avro C */
 };
 
 extern const struct seam_host_api seam_host_api_v1;

@@ -16,6 +16,8 @@
 #include "log.h"
 #include "observe.h"
 #include "plugin_config.h"
+#include "registry.h"
+#include "schema_stage.h"
 
 /* Partitions of an embedded topic that the config does not list. */
 #define EMBEDDED_DEFAULT_PARTITIONS 4
@@ -29,6 +31,7 @@ struct seam_runtime {
         struct seam_metrics *metrics;
         struct seam_observer *observer;
         struct seam_dlq *dlq;
+        struct seam_registry *registry;
         int timed_out; /* wait gave up on a drain: instances still running */
 };
 
@@ -54,9 +57,72 @@ static int load_plugin(struct seam_plugin_set *set, const struct seam_config *cf
         return err;
 }
 
+static int needs_registry(const struct seam_config *cfg)
+{
+        for (size_t i = 0; i < cfg->consumer_count; i++)
+                if (!strcmp(cfg->consumers[i].format, "avro"))
+                        return 1;
+        return 0;
+}
+
+/* The registry of seam.registry; a local one is loaded and checked
+ * completely here, an http one is not contacted. */
+static int open_registry(const struct seam_config *cfg, struct seam_registry **out, char *errstr,
+                         size_t errstr_size)
+{
+        struct seam_registry_options o;
+        seam_registry_options_init(&o);
+        o.type = !strcmp(cfg->registry_type, "http") ? SEAM_REGISTRY_HTTP : SEAM_REGISTRY_LOCAL;
+        o.dir = cfg->registry_dir;
+        o.url = cfg->registry_url;
+        o.username = cfg->registry_username;
+        o.password = cfg->registry_password;
+        o.ca_file = cfg->registry_ca_file;
+        o.insecure_skip_verify = cfg->registry_insecure;
+        o.client_cert = cfg->registry_client_cert;
+        o.client_key = cfg->registry_client_key;
+        o.connect_timeout_ms = cfg->registry_connect_timeout_ms;
+        o.timeout_ms = cfg->registry_timeout_ms;
+        o.retries = cfg->registry_retries;
+        o.backoff_ms = cfg->registry_backoff_ms;
+        o.negative_ttl_ms = cfg->registry_negative_ttl_ms;
+        o.cache_dir = cfg->registry_cache_dir;
+        if (o.type == SEAM_REGISTRY_HTTP && !o.url) {
+                snprintf(errstr, errstr_size,
+                         "%s: seam.registry.url: required with type http, missing", cfg->path);
+                return SEAM_ERR_CONFIG;
+        }
+        char inner[1024];
+        int err = seam_registry_new(&o, out, inner, sizeof(inner));
+        if (err) {
+                snprintf(errstr, errstr_size, "%s: seam.registry: %s", cfg->path, inner);
+                return SEAM_ERR_CONFIG;
+        }
+        return 0;
+}
+
 int seam_runtime_check(const struct seam_config *cfg, int embedded, char *errstr,
                        size_t errstr_size)
 {
+        if (needs_registry(cfg)) {
+                struct seam_registry *reg = NULL;
+                int rerr = open_registry(cfg, &reg, errstr, errstr_size);
+                for (size_t i = 0; !rerr && i < cfg->consumer_count; i++) {
+                        if (strcmp(cfg->consumers[i].format, "avro"))
+                                continue;
+                        struct seam_schema_stage *st = NULL;
+                        char inner[1024];
+                        rerr = seam_schema_stage_new(&cfg->consumers[i], reg, &st, inner,
+                                                     sizeof(inner));
+                        if (rerr)
+                                snprintf(errstr, errstr_size, "%s:%d: consumers[%zu].schema: %s",
+                                         cfg->path, cfg->consumers[i].line, i, inner);
+                        seam_schema_stage_destroy(st);
+                }
+                seam_registry_destroy(reg);
+                if (rerr)
+                        return rerr;
+        }
         struct seam_plugin_set *set = seam_plugin_set_new();
         if (!set)
                 return SEAM_ERR_NOMEM;
@@ -138,7 +204,9 @@ int seam_runtime_open(const struct seam_config *cfg, int embedded, struct seam_r
                 return err;
         }
         const char *bootstrap = rt->embedded ? seam_embedded_bootstraps(rt->embedded) : NULL;
-        if ((err = seam_dlq_new(cfg, bootstrap, &rt->dlq, errstr, errstr_size))) {
+        if ((err = seam_dlq_new(cfg, bootstrap, &rt->dlq, errstr, errstr_size)) ||
+            (needs_registry(cfg) &&
+             (err = open_registry(cfg, &rt->registry, errstr, errstr_size)))) {
                 seam_runtime_destroy(rt);
                 return err;
         }
@@ -146,6 +214,7 @@ int seam_runtime_open(const struct seam_config *cfg, int embedded, struct seam_r
                 .bootstrap_override = bootstrap,
                 .metrics = rt->metrics,
                 .dlq = rt->dlq,
+                .registry = rt->registry,
         };
         for (size_t i = 0; i < cfg->consumer_count; i++) {
                 const struct seam_loaded_plugin *lp;
@@ -256,6 +325,7 @@ void seam_runtime_destroy(struct seam_runtime *rt)
         for (size_t i = 0; i < rt->instance_count; i++)
                 seam_instance_destroy(rt->instances[i]);
         free(rt->instances);
+        seam_registry_destroy(rt->registry);
         seam_metrics_destroy(rt->metrics);
         seam_embedded_stop(rt->embedded);
         seam_plugin_set_destroy(rt->plugins);

@@ -94,6 +94,11 @@ rd_kafka_message_t *seam_lane_finish_head(struct seam_instance *inst, struct lan
         return rkm;
 }
 
+/* Infrastructure trouble before the handler (registry unreachable): the
+ * message is fine, so it waits and is tried again, never dead-lettered and
+ * never counted as an attempt. Not a plugin result. */
+#define SEAM_TRANSIENT ((seam_result)100)
+
 /* What the pipeline decided for one message. */
 struct outcome {
         seam_result result;
@@ -102,11 +107,32 @@ struct outcome {
         int64_t schema_id;
 };
 
-static void run_pipeline(struct seam_instance *inst, struct seam_msg *m, struct outcome *out)
+/* The fixed stages: frame, schema, decode (format avro), then handle. */
+static void run_pipeline(struct seam_instance *inst, struct seam_msg *m,
+                         struct worker_state *ws, struct outcome *out)
 {
+        out->schema_id = -1;
+        if (inst->schema_stage) {
+                const char *cls = NULL;
+                enum seam_stage_result r = seam_schema_stage_run(
+                    inst->schema_stage, m->rkm->payload, m->rkm->len, &ws->slot, &out->schema_id,
+                    &cls, out->message, sizeof(out->message));
+                if (r == SEAM_STAGE_TRANSIENT) {
+                        atomic_store(&inst->schema_blocked, 1);
+                        out->result = SEAM_TRANSIENT;
+                        return;
+                }
+                atomic_store(&inst->schema_blocked, 0);
+                if (r == SEAM_STAGE_POISON) {
+                        out->result = SEAM_POISON;
+                        out->poison_class = cls;
+                        return;
+                }
+                m->value = &ws->slot.value;
+                m->schema_id = out->schema_id;
+        }
         out->result = inst->plugin->def->handle(inst->plugin_state, m);
         out->poison_class = "handler";
-        out->schema_id = -1;
         snprintf(out->message, sizeof(out->message), "%s",
                  m->error ? m->error : "no reason given");
 }
@@ -117,7 +143,7 @@ static int apply_outcome(struct seam_instance *inst, struct lane *lane, struct s
 {
         struct seam_log_ctx lc = seam_msg_log_ctx(m);
         int64_t now = seam_wall_ms();
-        switch (o->result) {
+        switch ((int)o->result) {
         case SEAM_OK:
                 atomic_fetch_add(&inst->handled, 1);
                 seam_counter_inc(inst->m.handled);
@@ -144,11 +170,27 @@ static int apply_outcome(struct seam_instance *inst, struct lane *lane, struct s
                          lane->attempts, inst->cc->retry_max_attempts, o->message,
                          (long long)delay);
                 break;
+        case SEAM_TRANSIENT: {
+                /* Not the message's fault: the attempt does not count. */
+                lane->attempts--;
+                lane->dlq_failures++;
+                int64_t wait = seam_retry_delay(inst->cc, lane->dlq_failures, seed);
+                lane->retry_at = seam_mono_ms() + wait;
+                char key[128];
+                snprintf(key, sizeof(key), "transient:%s", inst->cc->name);
+                seam_log_limited(key, 10000, SEAM_LOG_WARN, &lc,
+                                 "%s; partition paused, trying the same message again in %lld ms "
+                                 "(not dead-lettered)",
+                                 o->message, (long long)wait);
+                break;
+        }
         case SEAM_POISON:
                 atomic_fetch_add(&inst->poisoned, 1);
                 if (!lane->first_failure_ms)
                         lane->first_failure_ms = now;
                 lane->last_failure_ms = now;
+                if (strcmp(o->poison_class, "handler"))
+                        lane->attempts--; /* the handler never saw it */
                 seam_lane_dead_letter(inst, lane, o->poison_class, o->message, o->schema_id);
                 break;
         case SEAM_FATAL:
@@ -217,7 +259,7 @@ static int run_head(struct seam_instance *inst, struct lane *lane, struct worker
         atomic_store(&ws->partition, lane->partition);
         atomic_store(&ws->offset, rkm->offset);
         atomic_store(&ws->busy_since_ms, t0 / 1000000);
-        run_pipeline(inst, &m, &o);
+        run_pipeline(inst, &m, ws, &o);
         atomic_store(&ws->busy_since_ms, 0);
         seam_histogram_observe(inst->m.handler_duration, (double)(seam_mono_ns() - t0) / 1e9);
 
@@ -262,6 +304,7 @@ static void *worker_main(void *arg)
                 pthread_cond_broadcast(&inst->idle_cv);
         }
         pthread_mutex_unlock(&inst->lock);
+        seam_decode_slot_release(&wa.state->slot);
         return NULL;
 }
 

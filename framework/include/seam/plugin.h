@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define SEAM_ABI_MAJOR 1
-#define SEAM_ABI_MINOR 0
+#define SEAM_ABI_MINOR 1
 #define SEAM_ABI_VERSION ((uint32_t)((SEAM_ABI_MAJOR << 16) | SEAM_ABI_MINOR))
 #define SEAM_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define SEAM_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -69,6 +69,8 @@ typedef enum seam_log_level {
 /* Opaque handles: the consumer instance a plugin runs in, and one message. */
 typedef struct seam_ctx seam_ctx;
 typedef struct seam_msg seam_msg;
+/* Avro C's value type (avro.h); include <avro.h> to read one. */
+struct avro_value;
 
 /* Declared config keys of a plugin; the host rejects unknown keys, checks
  * types and required keys, and applies defaults before init() runs. */
@@ -144,6 +146,17 @@ struct seam_host_api {
         /* How many times this message was handed to handle() before, in
          * this process and (where the host tracks it) in earlier ones. */
         uint32_t (*msg_attempt)(const seam_msg *msg);
+
+        /* --- ABI 1.1 --- */
+        /* The record decoded into the consumer's reader schema (format
+         * avro: framing, registry and bounded decode already passed), or
+         * NULL (format raw). Read it with Avro C's avro_value_get_by_name()
+         * and friends; do not modify it. */
+        const struct avro_value *(*msg_value)(const seam_msg *msg);
+        /* The writer schema id of the Confluent framing, -1 for format raw. */
+        int64_t (*msg_schema_id)(const seam_msg *msg);
+        /* The decoded record as JSON text (Avro's JSON encoding), or NULL. */
+        const char *(*msg_value_json)(const seam_msg *msg);
 
         /* --- new entries go here, at the end --- */
 };
