@@ -8,10 +8,8 @@
 #include "err.h"
 #include "log.h"
 
-void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
-                   const struct seam_ctx *ctx, uint32_t attempt)
+static void msg_init_common(struct seam_msg *m, const struct seam_ctx *ctx, uint32_t attempt)
 {
-        m->rkm = rkm;
         m->ctx = ctx;
         m->attempt = attempt;
         m->error = NULL;
@@ -25,12 +23,53 @@ void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
         m->json = NULL;
 }
 
+void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
+                   const struct seam_ctx *ctx, uint32_t attempt)
+{
+        msg_init_common(m, ctx, attempt);
+        rd_kafka_timestamp_type_t type;
+        int64_t ts = rd_kafka_message_timestamp(rkm, &type);
+        m->rkm = rkm;
+        m->d = (struct seam_msg_data){
+                .topic = rd_kafka_topic_name(rkm->rkt),
+                .partition = rkm->partition,
+                .offset = rkm->offset,
+                .timestamp = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts,
+                .key = rkm->key,
+                .key_len = rkm->key_len,
+                .payload = rkm->payload,
+                .len = rkm->len,
+        };
+}
+
+void seam_msg_init_data(struct seam_msg *m, const struct seam_msg_data *d,
+                        rd_kafka_headers_t *headers, const struct seam_ctx *ctx,
+                        uint32_t attempt)
+{
+        msg_init_common(m, ctx, attempt);
+        m->rkm = NULL;
+        m->d = *d;
+        m->headers = headers;
+        m->headers_read = 1;
+}
+
 void seam_msg_release(struct seam_msg *m)
 {
         free(m->error);
         m->error = NULL;
         free(m->json);
         m->json = NULL;
+}
+
+static rd_kafka_headers_t *headers_of(const seam_msg *cmsg)
+{
+        struct seam_msg *msg = (struct seam_msg *)cmsg;
+        if (!msg->headers_read) {
+                msg->headers_read = 1;
+                if (!msg->rkm || rd_kafka_message_headers(msg->rkm, &msg->headers))
+                        msg->headers = NULL;
+        }
+        return msg->headers;
 }
 
 /* The correlation header's value, made printable (it comes from the
@@ -40,11 +79,10 @@ static const char *correlation_of(const struct seam_msg *cm)
         struct seam_msg *m = (struct seam_msg *)cm;
         if (!m->correlation_read) {
                 m->correlation_read = 1;
-                rd_kafka_headers_t *h = NULL;
+                rd_kafka_headers_t *h = headers_of(m);
                 const void *v;
                 size_t len;
-                if (m->ctx->correlation_header && *m->ctx->correlation_header &&
-                    !rd_kafka_message_headers(m->rkm, &h) &&
+                if (m->ctx->correlation_header && *m->ctx->correlation_header && h &&
                     !rd_kafka_header_get_last(h, m->ctx->correlation_header, &v, &len) && v) {
                         if (len >= sizeof(m->correlation_id))
                                 len = sizeof(m->correlation_id) - 1;
@@ -64,9 +102,9 @@ struct seam_log_ctx seam_msg_log_ctx(const struct seam_msg *m)
         lc.correlation_id = correlation_of(m);
         lc.consumer = m->ctx->consumer_name;
         lc.plugin = m->ctx->plugin_name;
-        lc.topic = rd_kafka_topic_name(m->rkm->rkt);
-        lc.partition = m->rkm->partition;
-        lc.offset = m->rkm->offset;
+        lc.topic = m->d.topic;
+        lc.partition = m->d.partition;
+        lc.offset = m->d.offset;
         return lc;
 }
 
@@ -140,48 +178,35 @@ static const char *api_consumer_name(seam_ctx *ctx)
 static const void *api_msg_payload(const seam_msg *msg, size_t *len)
 {
         if (len)
-                *len = msg->rkm->len;
-        return msg->rkm->payload;
+                *len = msg->d.len;
+        return msg->d.payload;
 }
 
 static const void *api_msg_key(const seam_msg *msg, size_t *len)
 {
         if (len)
-                *len = msg->rkm->key_len;
-        return msg->rkm->key;
+                *len = msg->d.key_len;
+        return msg->d.key;
 }
 
 static const char *api_msg_topic(const seam_msg *msg)
 {
-        return rd_kafka_topic_name(msg->rkm->rkt);
+        return msg->d.topic;
 }
 
 static int32_t api_msg_partition(const seam_msg *msg)
 {
-        return msg->rkm->partition;
+        return msg->d.partition;
 }
 
 static int64_t api_msg_offset(const seam_msg *msg)
 {
-        return msg->rkm->offset;
+        return msg->d.offset;
 }
 
 static int64_t api_msg_timestamp(const seam_msg *msg)
 {
-        rd_kafka_timestamp_type_t type;
-        int64_t ts = rd_kafka_message_timestamp(msg->rkm, &type);
-        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
-}
-
-static rd_kafka_headers_t *headers_of(const seam_msg *cmsg)
-{
-        struct seam_msg *msg = (struct seam_msg *)cmsg;
-        if (!msg->headers_read) {
-                msg->headers_read = 1;
-                if (rd_kafka_message_headers(msg->rkm, &msg->headers))
-                        msg->headers = NULL;
-        }
-        return msg->headers;
+        return msg->d.timestamp;
 }
 
 static size_t api_msg_header_count(const seam_msg *msg)
@@ -213,8 +238,8 @@ static const char *api_msg_idempotency_key(const seam_msg *cmsg)
         struct seam_msg *msg = (struct seam_msg *)cmsg;
         if (!msg->idempotency_key[0])
                 snprintf(msg->idempotency_key, sizeof(msg->idempotency_key),
-                         "%s/%d/%lld", rd_kafka_topic_name(msg->rkm->rkt),
-                         (int)msg->rkm->partition, (long long)msg->rkm->offset);
+                         "%s/%d/%lld", msg->d.topic, (int)msg->d.partition,
+                         (long long)msg->d.offset);
         return msg->idempotency_key;
 }
 

@@ -17,8 +17,22 @@ struct seam_ctx {
         const struct seam_plugin_config *plugin_config;
 };
 
+/* A message as the plugin sees it: from Kafka (rkm) or from the offline
+ * harness (no rkm; headers given). */
+struct seam_msg_data {
+        const char *topic;
+        int32_t partition;
+        int64_t offset;
+        int64_t timestamp; /* ms, -1: none */
+        const void *key;
+        size_t key_len;
+        const void *payload;
+        size_t len;
+};
+
 struct seam_msg {
-        rd_kafka_message_t *rkm;
+        rd_kafka_message_t *rkm; /* NULL for offline messages */
+        struct seam_msg_data d;
         const struct seam_ctx *ctx;
         uint32_t attempt;
         /* Filled on demand by the accessors (hence mutable through a const
@@ -40,6 +54,11 @@ extern const struct seam_host_api seam_host_api_v1;
  * the accessors allocated. */
 void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
                    const struct seam_ctx *ctx, uint32_t attempt);
+/* An offline message (the plugin test harness); `headers` (may be NULL) is
+ * borrowed. */
+void seam_msg_init_data(struct seam_msg *m, const struct seam_msg_data *d,
+                        rd_kafka_headers_t *headers, const struct seam_ctx *ctx,
+                        uint32_t attempt);
 void seam_msg_release(struct seam_msg *m);
 
 /* The log context of a message (consumer, topic, partition, offset). */

@@ -115,7 +115,7 @@ static void run_pipeline(struct seam_instance *inst, struct seam_msg *m,
         if (inst->schema_stage) {
                 const char *cls = NULL;
                 enum seam_stage_result r = seam_schema_stage_run(
-                    inst->schema_stage, m->rkm->payload, m->rkm->len, &ws->slot, &out->schema_id,
+                    inst->schema_stage, m->d.payload, m->d.len, &ws->slot, &out->schema_id,
                     &cls, out->message, sizeof(out->message));
                 if (r == SEAM_STAGE_TRANSIENT) {
                         atomic_store(&inst->schema_blocked, 1);
