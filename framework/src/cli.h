@@ -17,5 +17,8 @@ int seam_cli_run(int argc, char **argv);
 int seam_cli_check_config(int argc, char **argv);
 int seam_cli_demo(int argc, char **argv);
 int seam_cli_schema(int argc, char **argv);
+int seam_cli_lag(int argc, char **argv);
+int seam_cli_lag_exporter(int argc, char **argv);
+int seam_cli_dlq(int argc, char **argv);
 
 #endif

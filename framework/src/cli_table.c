@@ -8,5 +8,8 @@ const struct seam_cli_command seam_cli_commands[] = {
         {"check-config", seam_cli_check_config},
         {"demo", seam_cli_demo},
         {"schema", seam_cli_schema},
+        {"lag", seam_cli_lag},
+        {"lag-exporter", seam_cli_lag_exporter},
+        {"dlq", seam_cli_dlq},
         {NULL, NULL},
 };

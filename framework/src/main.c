@@ -16,6 +16,8 @@ static void usage(FILE *out)
                 "  check-config -c FILE              validate a config without connecting\n"
                 "  demo                              run the demo on the embedded broker\n"
                 "  schema check|register|get         Avro contract checks and the registry\n"
+                "  lag --group G --bootstrap H:P     committed/end offset and lag of consumer groups\n"
+                "  lag-exporter --group G ...        serve that lag as Prometheus metrics\n"
                 "  version                           print the version\n"
                 "\n"
                 "Run `seam COMMAND --help` for the options of one command.\n");
