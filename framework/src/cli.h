@@ -19,6 +19,8 @@ int seam_cli_demo(int argc, char **argv);
 int seam_cli_schema(int argc, char **argv);
 int seam_cli_lag(int argc, char **argv);
 int seam_cli_lag_exporter(int argc, char **argv);
+int seam_cli_plugin(int argc, char **argv);
+int seam_cli_plugin_test(int argc, char **argv);
 int seam_cli_dlq(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ const struct seam_cli_command seam_cli_commands[] = {
         {"schema", seam_cli_schema},
         {"lag", seam_cli_lag},
         {"lag-exporter", seam_cli_lag_exporter},
+        {"plugin", seam_cli_plugin},
         {"dlq", seam_cli_dlq},
         {NULL, NULL},
 };

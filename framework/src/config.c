@@ -323,7 +323,7 @@ static const struct cfg_key consumer_keys[] = {
         {.name = "dlq_topic", .type = CT_STRING,
          .offset = offsetof(struct seam_consumer_config, dlq_topic),
          .desc = "dead-letter topic; default: <source topic>.dlq"},
-        {.name = "max_buffered_per_partition", .type = CT_INT, .def = "1000",
+        {.name = "max_buffered_per_partition", .type = CT_INT, .def = "20000",
          .min = 1, .max = INT32_MAX,
          .offset = offsetof(struct seam_consumer_config,
                             max_buffered_per_partition),

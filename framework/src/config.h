@@ -22,7 +22,7 @@
  *       commit_interval_ms: 1000
  *       retry_backoff_ms: 1000      # first RETRY delay
  *       retry_backoff_max_ms: 30000 # cap of the doubling delay
- *       max_buffered_per_partition: 1000  # partition paused above this
+ *       max_buffered_per_partition: 20000 # partition paused above this
  *       kafka: { ... }          # per-consumer librdkafka properties (override)
  *       config: { ... }         # the plugin's own config block
  *

@@ -100,7 +100,11 @@ static size_t lower_bound(const struct seam_tracker *t, int64_t offset)
 
 int seam_tracker_complete(struct seam_tracker *t, int64_t offset)
 {
-        size_t i = lower_bound(t, offset);
+        /* Within a partition messages complete in order: the entry is
+         * almost always the first pending one. */
+        size_t i = t->done_prefix < t->count && at(t, t->done_prefix)->offset == offset
+                           ? t->done_prefix
+                           : lower_bound(t, offset);
         if (i == t->count || at(t, i)->offset != offset || at(t, i)->done)
                 return SEAM_ERR_NOTFOUND;
         at(t, i)->done = 1;

@@ -12,6 +12,7 @@
 #include "consumer_internal.h"
 #include "err.h"
 #include "log.h"
+#include "pipeline.h"
 
 /* Messages a worker handles from one lane before giving others a turn. */
 #define LANE_BATCH 64
@@ -94,60 +95,33 @@ rd_kafka_message_t *seam_lane_finish_head(struct seam_instance *inst, struct lan
         return rkm;
 }
 
-/* Infrastructure trouble before the handler (registry unreachable): the
- * message is fine, so it waits and is tried again, never dead-lettered and
- * never counted as an attempt. Not a plugin result. */
-#define SEAM_TRANSIENT ((seam_result)100)
-
-/* What the pipeline decided for one message. */
-struct outcome {
-        seam_result result;
-        const char *poison_class; /* for SEAM_POISON */
-        char message[1024];
-        int64_t schema_id;
-};
-
-/* The fixed stages: frame, schema, decode (format avro), then handle. */
+/* The fixed stages, then note whether the registry blocks this instance
+ * (readiness). */
 static void run_pipeline(struct seam_instance *inst, struct seam_msg *m,
-                         struct worker_state *ws, struct outcome *out)
+                         struct worker_state *ws, struct seam_outcome *out)
 {
-        out->schema_id = -1;
-        if (inst->schema_stage) {
-                const char *cls = NULL;
-                enum seam_stage_result r = seam_schema_stage_run(
-                    inst->schema_stage, m->d.payload, m->d.len, &ws->slot, &out->schema_id,
-                    &cls, out->message, sizeof(out->message));
-                if (r == SEAM_STAGE_TRANSIENT) {
-                        atomic_store(&inst->schema_blocked, 1);
-                        out->result = SEAM_TRANSIENT;
-                        return;
-                }
-                atomic_store(&inst->schema_blocked, 0);
-                if (r == SEAM_STAGE_POISON) {
-                        out->result = SEAM_POISON;
-                        out->poison_class = cls;
-                        return;
-                }
-                m->value = &ws->slot.value;
-                m->schema_id = out->schema_id;
-        }
-        out->result = inst->plugin->def->handle(inst->plugin_state, m);
-        out->poison_class = "handler";
-        snprintf(out->message, sizeof(out->message), "%s",
-                 m->error ? m->error : "no reason given");
+        struct seam_pipeline p = {inst->plugin->def, inst->plugin_state, inst->schema_stage};
+        seam_pipeline_run(&p, m, &ws->slot, out);
+        if (inst->schema_stage)
+                atomic_store(&inst->schema_blocked, out->result == SEAM_TRANSIENT);
 }
 
 /* Applies one outcome (lock held). Returns 1 if the head was finished. */
 static int apply_outcome(struct seam_instance *inst, struct lane *lane, struct seam_msg *m,
-                         struct outcome *o, unsigned *seed)
+                         struct seam_outcome *o, unsigned *seed)
 {
-        struct seam_log_ctx lc = seam_msg_log_ctx(m);
-        int64_t now = seam_wall_ms();
         switch ((int)o->result) {
         case SEAM_OK:
                 atomic_fetch_add(&inst->handled, 1);
                 seam_counter_inc(inst->m.handled);
                 return 1;
+        default:
+                break;
+        }
+        /* Failures only from here: they may log and need the time. */
+        struct seam_log_ctx lc = seam_msg_log_ctx(m);
+        int64_t now = seam_wall_ms();
+        switch ((int)o->result) {
         case SEAM_RETRY:
                 if (!lane->first_failure_ms)
                         lane->first_failure_ms = now;
@@ -251,7 +225,7 @@ static int run_head(struct seam_instance *inst, struct lane *lane, struct worker
         }
 
         struct seam_msg m;
-        struct outcome o;
+        struct seam_outcome o;
         seam_msg_init(&m, rkm, &inst->ctx, lane->attempts - 1);
         pthread_mutex_unlock(&inst->lock);
 

@@ -175,7 +175,7 @@ static void test_full_config(void)
         CHECK_EQ_INT(m->commit_interval_ms, 1000);
         CHECK_EQ_INT(m->retry_backoff_ms, 1000);
         CHECK_EQ_INT(m->retry_backoff_max_ms, 30000);
-        CHECK_EQ_INT(m->max_buffered_per_partition, 1000);
+        CHECK_EQ_INT(m->max_buffered_per_partition, 20000);
         CHECK_EQ_INT(m->plugin_config.count, 0);
         CHECK_EQ_INT(m->line, 38);
         CHECK_EQ_INT(m->kafka.count, 3);
