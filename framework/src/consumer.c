@@ -555,7 +555,6 @@ static void drain_and_close(struct seam_instance *inst)
         int64_t deadline = started + inst->cfg->shutdown_timeout_ms;
         seam_log(SEAM_LOG_INFO, &lc, "draining: %s",
                  inst->fatal ? "plugin returned FATAL" : "stop requested");
-        seam_lag_stop(inst);
 
         pthread_mutex_lock(&inst->lock);
         inst->draining = 1;
@@ -570,6 +569,8 @@ static void drain_and_close(struct seam_instance *inst)
         free(lanes);
         if (!idle)
                 inst->abandoned = 1;
+        /* After the lanes: a refresh in progress must not delay them. */
+        seam_lag_stop(inst);
         commit_lanes(inst, NULL, 0, 1);
 
         /* close() runs the final revoke through rebalance_cb: it finds the

@@ -62,6 +62,7 @@ struct seam_instance {
         pthread_t lag_thread;
         int lag_started;
         int lag_stop;     /* under lag_lock */
+        atomic_int lag_stopping; /* read by a refresh in progress */
         int lag_wake;     /* under lag_lock */
         pthread_mutex_t lag_lock;
         pthread_cond_t lag_cv;

@@ -46,7 +46,7 @@ static void refresh(struct seam_instance *inst)
         if (!keys)
                 return;
         rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new((int)n + 1);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !atomic_load(&inst->lag_stopping); i++) {
                 int64_t lo, hi;
                 rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
                     inst->rk, keys[i].topic, keys[i].partition, &lo, &hi, LAG_QUERY_TIMEOUT_MS);
@@ -77,7 +77,8 @@ static void refresh(struct seam_instance *inst)
         }
         /* The committed offset at assignment is the broker's; until the
          * first commit of ours it is the base of the lag. */
-        if (ask->cnt && !rd_kafka_committed(inst->rk, ask, LAG_QUERY_TIMEOUT_MS)) {
+        if (ask->cnt && !atomic_load(&inst->lag_stopping) &&
+            !rd_kafka_committed(inst->rk, ask, LAG_QUERY_TIMEOUT_MS)) {
                 pthread_mutex_lock(&inst->lock);
                 for (int i = 0; i < ask->cnt; i++) {
                         const rd_kafka_topic_partition_t *p = &ask->elems[i];
@@ -136,6 +137,7 @@ void seam_lag_stop(struct seam_instance *inst)
 {
         if (!inst->lag_started)
                 return;
+        atomic_store(&inst->lag_stopping, 1);
         pthread_mutex_lock(&inst->lag_lock);
         inst->lag_stop = 1;
         pthread_cond_signal(&inst->lag_cv);
