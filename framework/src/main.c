@@ -19,6 +19,7 @@ static void usage(FILE *out)
                 "  lag --group G --bootstrap H:P     committed/end offset and lag of consumer groups\n"
                 "  lag-exporter --group G ...        serve that lag as Prometheus metrics\n"
                 "  plugin test PLUGIN.so ...         run a plugin offline on JSON-lines input\n"
+                "  dlq inspect|replay TOPIC          list or re-publish dead-lettered records\n"
                 "  version                           print the version\n"
                 "\n"
                 "Run `seam COMMAND --help` for the options of one command.\n");
