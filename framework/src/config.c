@@ -201,6 +201,29 @@ static const struct cfg_table registry_table = {
         .count = NKEYS(registry_keys),
 };
 
+static const struct cfg_key dedup_keys[] = {
+        {.name = "embedded_path", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, dedup_embedded_path),
+         .desc = "file of the embedded (LMDB) idempotency store"},
+        {.name = "postgres_dsn", .type = CT_STRING,
+         .offset = offsetof(struct seam_config, dedup_postgres_dsn),
+         .desc = "libpq conninfo of the shared PostgreSQL store (use ${ENV})"},
+        {.name = "table", .type = CT_STRING, .def = "seam_dedup",
+         .offset = offsetof(struct seam_config, dedup_table),
+         .desc = "table (postgres) or sub-database (embedded) of the marks"},
+        {.name = "retention_ms", .type = CT_INT64, .def = "604800000", .min = 60000,
+         .max = INT64_MAX / 2, .offset = offsetof(struct seam_config, dedup_retention_ms),
+         .desc = "how long a mark is kept"},
+        {.name = "pool_size", .type = CT_INT, .def = "4", .min = 1, .max = 256,
+         .offset = offsetof(struct seam_config, dedup_pool_size),
+         .desc = "PostgreSQL connections held at most"},
+};
+
+static const struct cfg_table dedup_table = {
+        .keys = dedup_keys,
+        .count = NKEYS(dedup_keys),
+};
+
 static const struct cfg_key seam_keys[] = {
         {.name = "plugin_path", .type = CT_STRING_LIST,
          .offset = offsetof(struct seam_config, plugin_path),
@@ -235,6 +258,8 @@ static const struct cfg_key seam_keys[] = {
          .desc = "liveness thresholds"},
         {.name = "registry", .type = CT_MAP, .sub = &registry_table, .offset = 0,
          .desc = "where writer and reader schemas come from"},
+        {.name = "dedup", .type = CT_MAP, .sub = &dedup_table, .offset = 0,
+         .desc = "idempotency stores"},
         {.name = "lag_refresh_ms", .type = CT_INT64, .def = "5000",
          .min = 100, .max = INT32_MAX,
          .offset = offsetof(struct seam_config, lag_refresh_ms),
@@ -277,6 +302,41 @@ static const struct cfg_key schema_keys[] = {
 static const struct cfg_table schema_table = {
         .keys = schema_keys,
         .count = NKEYS(schema_keys),
+};
+
+static const char *const dedup_stores[] = {"none", "embedded", "postgres", NULL};
+
+static const struct cfg_key key_keys[] = {
+        {.name = "field", .type = CT_STRING,
+         .offset = offsetof(struct seam_consumer_config, key_field),
+         .desc = "field path in the decoded record, e.g. event_id or payment.id"},
+        {.name = "header", .type = CT_STRING,
+         .offset = offsetof(struct seam_consumer_config, key_header),
+         .desc = "message header holding the key"},
+};
+
+static const struct cfg_table key_table = {
+        .keys = key_keys,
+        .count = NKEYS(key_keys),
+};
+
+static const struct cfg_key idempotency_keys[] = {
+        {.name = "key", .type = CT_MAP, .sub = &key_table, .offset = 0,
+         .desc = "where the idempotency key comes from; default topic/partition/offset"},
+        {.name = "store", .type = CT_CHOICE, .def = "none", .choices = dedup_stores,
+         .offset = offsetof(struct seam_consumer_config, dedup_store),
+         .desc = "none, embedded (single instance) or postgres (shared by all pods)"},
+        {.name = "inbox", .type = CT_BOOL, .def = "false",
+         .offset = offsetof(struct seam_consumer_config, inbox),
+         .desc = "postgres: run the plugin's SQL in the mark's transaction"},
+        {.name = "store_offsets", .type = CT_BOOL, .def = "false",
+         .offset = offsetof(struct seam_consumer_config, inbox_store_offsets),
+         .desc = "inbox: store consumed offsets in the database and resume from them"},
+};
+
+static const struct cfg_table idempotency_table = {
+        .keys = idempotency_keys,
+        .count = NKEYS(idempotency_keys),
 };
 
 static const struct cfg_key consumer_keys[] = {
@@ -333,6 +393,8 @@ static const struct cfg_key consumer_keys[] = {
          .desc = "avro: Confluent-framed, registered, decoded; raw: bytes as they are"},
         {.name = "schema", .type = CT_MAP, .sub = &schema_table, .offset = 0,
          .desc = "accepted subjects and the reader schema (format avro)"},
+        {.name = "idempotency", .type = CT_MAP, .sub = &idempotency_table, .offset = 0,
+         .desc = "idempotency key and dedup store"},
         {.name = "correlation_header", .type = CT_STRING, .def = "traceparent",
          .offset = offsetof(struct seam_consumer_config, correlation_header),
          .desc = "message header whose value is logged as correlation_id"},
@@ -377,6 +439,8 @@ _Static_assert(NKEYS(seam_keys) <= MAX_KEYS, "seam_keys");
 _Static_assert(NKEYS(http_keys) <= MAX_KEYS, "http_keys");
 _Static_assert(NKEYS(registry_keys) <= MAX_KEYS, "registry_keys");
 _Static_assert(NKEYS(schema_keys) <= MAX_KEYS, "schema_keys");
+_Static_assert(NKEYS(idempotency_keys) <= MAX_KEYS, "idempotency_keys");
+_Static_assert(NKEYS(dedup_keys) <= MAX_KEYS, "dedup_keys");
 _Static_assert(NKEYS(health_keys) <= MAX_KEYS, "health_keys");
 _Static_assert(NKEYS(consumer_keys) <= MAX_KEYS, "consumer_keys");
 _Static_assert(NKEYS(top_keys) <= MAX_KEYS, "top_keys");
@@ -1267,6 +1331,25 @@ static int finish_consumer(struct parse_ctx *c, void *obj, yaml_node_t *node,
                 path_key(kpath, path, "schema");
                 return fail(c, line_of(map_get(c, node, "schema")), kpath,
                             "expected no schema block with format: raw, got one");
+        }
+        if (cc->key_field && cc->key_header) {
+                path_key(kpath, path, "idempotency.key");
+                return fail(c, line, kpath, "expected one of field and header, got both");
+        }
+        if (cc->key_field && strcmp(cc->format, "avro")) {
+                path_key(kpath, path, "idempotency.key.field");
+                return fail(c, line, kpath,
+                            "expected format avro (a field needs a decoded record), got format %s",
+                            cc->format);
+        }
+        if (cc->inbox && strcmp(cc->dedup_store, "postgres")) {
+                path_key(kpath, path, "idempotency.inbox");
+                return fail(c, line, kpath, "expected store: postgres with inbox, got store: %s",
+                            cc->dedup_store);
+        }
+        if (cc->inbox_store_offsets && !cc->inbox) {
+                path_key(kpath, path, "idempotency.store_offsets");
+                return fail(c, line, kpath, "expected inbox: true with store_offsets, got no inbox");
         }
         if (!cc->group_id) {
                 cc->group_id = strdup(cc->name);

@@ -73,6 +73,12 @@ struct seam_consumer_config {
         char *reader_subject;     /* schema.reader.subject */
         int reader_version;       /* schema.reader.version */
         char *reader_file;        /* schema.reader_file */
+        /* idempotency */
+        char *key_field;          /* idempotency.key.field */
+        char *key_header;         /* idempotency.key.header */
+        char *dedup_store;        /* "none" "embedded" "postgres" */
+        int inbox;                /* idempotency.inbox */
+        int inbox_store_offsets;  /* idempotency.store_offsets */
         /* Process-level `kafka:` first, then this consumer's `kafka:`; a key
          * in both appears once with the consumer's value. */
         struct seam_kv_list kafka;
@@ -106,6 +112,10 @@ struct seam_config {
         int registry_insecure, registry_retries;
         int64_t registry_connect_timeout_ms, registry_timeout_ms, registry_backoff_ms;
         int64_t registry_negative_ttl_ms;
+        /* seam.dedup */
+        char *dedup_embedded_path, *dedup_postgres_dsn, *dedup_table;
+        int64_t dedup_retention_ms;
+        int dedup_pool_size;
         struct seam_consumer_config *consumers;
         size_t consumer_count;
         /* The process-level `kafka:` map as written (already merged into

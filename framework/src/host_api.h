@@ -40,7 +40,7 @@ struct seam_msg {
         char *error; /* msg_set_error, malloc'ed, freed by the host */
         rd_kafka_headers_t *headers;
         int headers_read;
-        char idempotency_key[300];
+        char idempotency_key[1025]; /* SEAM_IDEM_KEY_MAX + 1 */
         int correlation_read;
         char correlation_id[128]; /* printable copy of the header value */
         avro_value_t *value;      /* decoded record (format avro) or NULL */
