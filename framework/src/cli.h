@@ -21,6 +21,7 @@ int seam_cli_lag(int argc, char **argv);
 int seam_cli_lag_exporter(int argc, char **argv);
 int seam_cli_plugin(int argc, char **argv);
 int seam_cli_plugin_test(int argc, char **argv);
+int seam_cli_plugin_new(int argc, char **argv);
 int seam_cli_dlq(int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* cli_plugin.c - `seam plugin new|test`: the plugin developer's commands.
- * `test` runs a plugin offline through the pipeline (harness.c). */
+ * `new` writes a plugin folder from a schema (cli_plugin_new.c), `test`
+ * runs a plugin offline through the pipeline (harness.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,8 +11,11 @@ int seam_cli_plugin(int argc, char **argv)
 {
         if (argc >= 2 && !strcmp(argv[1], "test"))
                 return seam_cli_plugin_test(argc - 1, argv + 1);
+        if (argc >= 2 && !strcmp(argv[1], "new"))
+                return seam_cli_plugin_new(argc - 1, argv + 1);
         fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
-                "usage: seam plugin test PLUGIN.so --config FILE.yaml --input FILE.jsonl "
+                "usage: seam plugin new NAME --schema FILE.avsc [--dir DIR] [--force]\n"
+                "       seam plugin test PLUGIN.so --config FILE.yaml --input FILE.jsonl "
                 "[--expect FILE]\n");
         return argc >= 2 && !strcmp(argv[1], "--help") ? SEAM_EXIT_OK : SEAM_EXIT_USAGE;
 }

@@ -18,6 +18,7 @@ static void usage(FILE *out)
                 "  schema check|register|get         Avro contract checks and the registry\n"
                 "  lag --group G --bootstrap H:P     committed/end offset and lag of consumer groups\n"
                 "  lag-exporter --group G ...        serve that lag as Prometheus metrics\n"
+                "  plugin new NAME --schema F.avsc   generate a plugin folder\n"
                 "  plugin test PLUGIN.so ...         run a plugin offline on JSON-lines input\n"
                 "  dlq inspect|replay TOPIC          list or re-publish dead-lettered records\n"
                 "  version                           print the version\n"
