@@ -55,7 +55,7 @@ struct seam_instance {
         struct seam_metrics *metrics; /* borrowed, may be NULL */
         struct seam_dlq *dlq;         /* borrowed, shared by the process */
         struct seam_schema_stage *schema_stage; /* NULL: format raw */
-        atomic_int schema_blocked; /* a message waits for the registry */
+
         struct seam_instance_metrics m;
 
         /* The lag thread: queries watermarks and committed offsets. */

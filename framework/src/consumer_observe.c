@@ -253,7 +253,12 @@ int seam_instance_ready(struct seam_instance *inst, char *why, size_t whylen)
                 snprintf(why, whylen, "consumer %s: not joined its group yet", inst->cc->name);
                 return -1;
         }
-        if (atomic_load(&inst->schema_blocked)) {
+        pthread_mutex_lock(&inst->lock);
+        int waiting = 0;
+        for (size_t i = 0; i < inst->lanes.count && !waiting; i++)
+                waiting = inst->lanes.items[i]->waiting_registry;
+        pthread_mutex_unlock(&inst->lock);
+        if (waiting) {
                 snprintf(why, whylen,
                          "consumer %s: schema registry unreachable and a schema id is not cached",
                          inst->cc->name);

@@ -43,6 +43,7 @@ struct lane {
         char *dlq_message;
         int64_t dlq_schema_id;
         uint32_t dlq_failures; /* failed writes of this record */
+        int waiting_registry;  /* the head waits for an unreachable registry */
 
         int paused;           /* paused in librdkafka (poll thread only) */
         int64_t committed;    /* last offset the broker acknowledged; -1 */

@@ -522,6 +522,18 @@ seam_metrics_gauge_func(struct seam_metrics *m, const char *name,
                           NULL, 0, collect, arg);
 }
 
+struct seam_metric_family *
+seam_metrics_counter_func(struct seam_metrics *m, const char *name,
+                          const char *help, size_t nlabels,
+                          const char *const *labels, seam_metric_collect_fn collect,
+                          void *arg)
+{
+        if (!collect)
+                return NULL;
+        return family_add(m, SEAM_METRIC_COUNTER, name, help, nlabels, labels,
+                          NULL, 0, collect, arg);
+}
+
 void seam_metrics_unregister(struct seam_metrics *m, struct seam_metric_family *f)
 {
         if (!m || !f)

@@ -97,6 +97,14 @@ seam_metrics_gauge_func(struct seam_metrics *m, const char *name,
 void seam_metric_emit(struct seam_metric_sink *sink, double value,
                       size_t nvalues, const char *const *values);
 
+/* A counter whose values come from a callback at scrape time: for counts
+ * another subsystem keeps itself (atomics), which must only ever grow. */
+struct seam_metric_family *
+seam_metrics_counter_func(struct seam_metrics *m, const char *name,
+                          const char *help, size_t nlabels,
+                          const char *const *labels, seam_metric_collect_fn collect,
+                          void *arg);
+
 /* Drop one reference to a family (one per successful registration); the
  * last one removes it with its children. Once it returns, the family's
  * collect callback is not running and will not run again, so its `arg` may

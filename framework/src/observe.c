@@ -8,6 +8,7 @@
 #include "err.h"
 #include "http_server.h"
 #include "log.h"
+#include "registry.h"
 #include "runtime.h"
 
 struct seam_observer {
@@ -131,6 +132,39 @@ static const struct {
 
 static struct partition_collect collects[5];
 
+/* The registry keeps its own counters (atomics); they are read at scrape
+ * time. Zero without a registry (no consumer of format avro). */
+static struct seam_observer *registry_observer;
+
+static const struct registry_family {
+        const char *name;
+        const char *help;
+        int which;
+} registry_families[] = {
+        {"seam_registry_fetches_total", "Schema fetches from the registry (HTTP attempts).", 0},
+        {"seam_registry_cache_hits_total",
+         "Schema lookups served from cache (memory or, during an outage, disk).", 1},
+        {"seam_registry_failures_total",
+         "Registry requests that failed (unreachable, 5xx, timeout).", 2},
+};
+
+static void collect_registry(void *arg, struct seam_metric_sink *sink)
+{
+        const struct registry_family *rf = arg;
+        struct seam_registry *reg =
+            registry_observer ? seam_runtime_registry(registry_observer->rt) : NULL;
+        struct seam_registry_stats *st = reg ? seam_registry_stats(reg) : NULL;
+        uint64_t v = 0;
+        if (st) {
+                switch (rf->which) {
+                case 0: v = atomic_load(&st->fetches); break;
+                case 1: v = atomic_load(&st->cache_hits) + atomic_load(&st->disk_hits); break;
+                default: v = atomic_load(&st->failures); break;
+                }
+        }
+        seam_metric_emit(sink, (double)v, 0, NULL);
+}
+
 int seam_observer_new(const struct seam_config *cfg, struct seam_runtime *rt,
                       struct seam_metrics *metrics, struct seam_observer **out,
                       char *errstr, size_t errstr_size)
@@ -140,6 +174,7 @@ int seam_observer_new(const struct seam_config *cfg, struct seam_runtime *rt,
                 return SEAM_ERR_NOMEM;
         o->rt = rt;
         o->metrics = metrics;
+        registry_observer = o;
         for (size_t i = 0; i < 5; i++) {
                 /* One observer per process: the collect args can be static. */
                 collects[i] = (struct partition_collect){o, partition_families[i].field};
@@ -160,18 +195,10 @@ int seam_observer_new(const struct seam_config *cfg, struct seam_runtime *rt,
         seam_metrics_counter(metrics, "seam_dlq_write_failures_total",
                              "DLQ writes that failed and will be retried.",
                              SEAM_METRIC_LABELS("consumer"));
-        seam_metric_get(seam_metrics_counter(metrics, "seam_registry_fetches_total",
-                                             "Schema fetches from the registry.",
-                                             SEAM_METRIC_NO_LABELS),
-                        SEAM_METRIC_NO_LABELS);
-        seam_metric_get(seam_metrics_counter(metrics, "seam_registry_cache_hits_total",
-                                             "Schema lookups served from cache.",
-                                             SEAM_METRIC_NO_LABELS),
-                        SEAM_METRIC_NO_LABELS);
-        seam_metric_get(seam_metrics_counter(metrics, "seam_registry_failures_total",
-                                             "Registry requests that failed.",
-                                             SEAM_METRIC_NO_LABELS),
-                        SEAM_METRIC_NO_LABELS);
+        for (size_t i = 0; i < 3; i++)
+                seam_metrics_counter_func(metrics, registry_families[i].name,
+                                          registry_families[i].help, SEAM_METRIC_NO_LABELS,
+                                          collect_registry, (void *)&registry_families[i]);
         seam_metrics_histogram(metrics, "seam_dedup_duration_seconds",
                                "Idempotency store latency.",
                                SEAM_METRIC_LABELS("consumer", "op"), NULL, 0);
@@ -203,5 +230,7 @@ void seam_observer_destroy(struct seam_observer *o)
         if (!o)
                 return;
         seam_http_server_stop(o->http);
+        if (registry_observer == o)
+                registry_observer = NULL;
         free(o);
 }

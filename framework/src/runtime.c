@@ -352,6 +352,11 @@ struct seam_metrics *seam_runtime_metrics(struct seam_runtime *rt)
         return rt->metrics;
 }
 
+struct seam_registry *seam_runtime_registry(struct seam_runtime *rt)
+{
+        return rt->registry;
+}
+
 int seam_runtime_http_port(const struct seam_runtime *rt)
 {
         return seam_observer_port(rt->observer);

@@ -45,6 +45,8 @@ struct seam_embedded *seam_runtime_embedded(struct seam_runtime *rt);
 size_t seam_runtime_instance_count(const struct seam_runtime *rt);
 struct seam_instance *seam_runtime_instance(struct seam_runtime *rt, size_t i);
 struct seam_metrics *seam_runtime_metrics(struct seam_runtime *rt);
+/* The schema registry, or NULL when no consumer is of format avro. */
+struct seam_registry *seam_runtime_registry(struct seam_runtime *rt);
 /* The metrics/health port, or -1 when no HTTP server runs. */
 int seam_runtime_http_port(const struct seam_runtime *rt);
 

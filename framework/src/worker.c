@@ -95,21 +95,19 @@ rd_kafka_message_t *seam_lane_finish_head(struct seam_instance *inst, struct lan
         return rkm;
 }
 
-/* The fixed stages, then note whether the registry blocks this instance
- * (readiness). */
 static void run_pipeline(struct seam_instance *inst, struct seam_msg *m,
                          struct worker_state *ws, struct seam_outcome *out)
 {
         struct seam_pipeline p = {inst->plugin->def, inst->plugin_state, inst->schema_stage};
         seam_pipeline_run(&p, m, &ws->slot, out);
-        if (inst->schema_stage)
-                atomic_store(&inst->schema_blocked, out->result == SEAM_TRANSIENT);
 }
 
 /* Applies one outcome (lock held). Returns 1 if the head was finished. */
 static int apply_outcome(struct seam_instance *inst, struct lane *lane, struct seam_msg *m,
                          struct seam_outcome *o, unsigned *seed)
 {
+        /* Readiness: is this partition held by the registry? */
+        lane->waiting_registry = o->result == SEAM_TRANSIENT;
         switch ((int)o->result) {
         case SEAM_OK:
                 atomic_fetch_add(&inst->handled, 1);
