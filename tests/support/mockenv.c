@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <ftw.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -616,19 +615,17 @@ void me_high_watermarks(struct me_env *env, const char *topic, int n, int64_t *o
 
 void me_produce(struct me_env *env, const char *topic, int partition, int64_t count)
 {
-        int64_t before[1], after[1];
-        /* Only the one partition: query that one. */
-        int64_t lo;
+        int64_t lo, before, after;
         rd_kafka_resp_err_t rerr = rd_kafka_query_watermark_offsets(
-            env->producer, topic, partition, &lo, &before[0], 10000);
+            env->producer, topic, partition, &lo, &before, 10000);
         if (rerr)
                 FAIL("watermarks of %s[%d]: %s", topic, partition, rd_kafka_err2str(rerr));
         for (int64_t i = 0; i < count; i++) {
                 char key[64], value[96];
                 int kl = snprintf(key, sizeof(key), "p%d-%lld", partition,
-                                  (long long)(before[0] + i));
+                                  (long long)(before + i));
                 int vl = snprintf(value, sizeof(value), "value of %s[%d] #%lld", topic,
-                                  partition, (long long)(before[0] + i));
+                                  partition, (long long)(before + i));
                 for (;;) {
                         rerr = rd_kafka_producev(env->producer, RD_KAFKA_V_TOPIC(topic),
                                                  RD_KAFKA_V_PARTITION(partition),
@@ -646,14 +643,14 @@ void me_produce(struct me_env *env, const char *topic, int partition, int64_t co
         rerr = rd_kafka_flush(env->producer, 30000);
         if (rerr)
                 FAIL("flush: %s", rd_kafka_err2str(rerr));
-        rerr = rd_kafka_query_watermark_offsets(env->producer, topic, partition, &lo, &after[0],
+        rerr = rd_kafka_query_watermark_offsets(env->producer, topic, partition, &lo, &after,
                                                 10000);
         if (rerr)
                 FAIL("watermarks of %s[%d]: %s", topic, partition, rd_kafka_err2str(rerr));
         /* Keys name offsets: a lost or doubled message would mislabel them. */
-        if (after[0] != before[0] + count)
-                FAIL("produced %lld to %s[%d] at %lld, but the end offset is %lld", (long long)count,
-                     topic, partition, (long long)before[0], (long long)after[0]);
+        if (after != before + count)
+                FAIL("produced %lld to %s[%d] at %lld, but the end offset is %lld",
+                     (long long)count, topic, partition, (long long)before, (long long)after);
 }
 
 static rd_kafka_t *group_handle(struct me_env *env, const char *group)
