@@ -252,6 +252,18 @@ static int enter(struct dctx *c)
         return 0;
 }
 
+/* Record fields count as elements too: a record of null fields takes no
+ * bytes, and nested records multiply (ten levels of ten such fields are
+ * 10^10 fields), so bytes alone do not bound the work. */
+static int enter_record(struct dctx *c, size_t fields)
+{
+        if (fields > c->elements_left)
+                return fail(c, "record of %zu fields exceeds the element "
+                            "budget (%zu left)", fields, c->elements_left);
+        c->elements_left -= fields;
+        return enter(c);
+}
+
 /* One block header of an array or map. *count is 0 at the end; *size is
  * the block's byte size when the writer gave one (negative count), else
  * SIZE_MAX. */
@@ -348,8 +360,11 @@ static int skip(struct dctx *c, const struct seam_avro_node *n)
                         return rc;
                 c->p += len;
                 return 0;
+        case SEAM_OP_STRING:
         case SEAM_OP_BYTES:
-                if ((rc = rd_len(c, "string", &len)))
+                if ((rc = rd_len(c, n->op == SEAM_OP_STRING ? "string"
+                                                            : "bytes",
+                                 &len)))
                         return rc;
                 c->p += len;
                 return 0;
@@ -364,7 +379,7 @@ static int skip(struct dctx *c, const struct seam_avro_node *n)
                         return rc;
                 return skip(c, n->u.wunion.branches[idx]);
         case SEAM_OP_RECORD:
-                if ((rc = enter(c)))
+                if ((rc = enter_record(c, n->u.rec.step_count)))
                         return rc;
                 for (size_t k = 0; k < n->u.rec.step_count; k++) {
                         if ((rc = skip(c, n->u.rec.steps[k].node))) {
@@ -419,59 +434,6 @@ static int skip(struct dctx *c, const struct seam_avro_node *n)
         }
 }
 
-/* ---- defaults ----------------------------------------------------------- */
-
-/* Fills a reset value; the budgets were charged by the caller. */
-static int apply(const struct seam_avro_dflt *d, avro_value_t *v)
-{
-        avro_value_t child;
-        size_t i;
-        int is_new;
-
-        switch (d->type) {
-        case AVRO_NULL: return 0;
-        case AVRO_BOOLEAN: return avro_value_set_boolean(v, d->u.boolean);
-        case AVRO_INT32: return avro_value_set_int(v, d->u.i);
-        case AVRO_INT64: return avro_value_set_long(v, d->u.l);
-        case AVRO_FLOAT: return avro_value_set_float(v, d->u.f);
-        case AVRO_DOUBLE: return avro_value_set_double(v, d->u.d);
-        case AVRO_STRING:
-                return avro_value_set_string_len(v, d->u.bytes.buf,
-                                                 d->u.bytes.len + 1);
-        case AVRO_BYTES:
-                return avro_value_set_bytes(v, d->u.bytes.buf,
-                                            d->u.bytes.len);
-        case AVRO_FIXED:
-                return avro_value_set_fixed(v, d->u.bytes.buf,
-                                            d->u.bytes.len);
-        case AVRO_ENUM: return avro_value_set_enum(v, d->u.symbol);
-        case AVRO_ARRAY:
-                for (i = 0; i < d->u.list.count; i++)
-                        if (avro_value_append(v, &child, NULL) ||
-                            apply(&d->u.list.items[i], &child))
-                                return ENOMEM;
-                return 0;
-        case AVRO_MAP:
-                for (i = 0; i < d->u.list.count; i++)
-                        if (avro_value_add(v, d->u.list.keys[i], &child, NULL,
-                                           &is_new) ||
-                            apply(&d->u.list.items[i], &child))
-                                return ENOMEM;
-                return 0;
-        case AVRO_RECORD:
-                for (i = 0; i < d->u.list.count; i++)
-                        if (avro_value_get_by_index(v, i, &child, NULL) ||
-                            apply(&d->u.list.items[i], &child))
-                                return ENOMEM;
-                return 0;
-        case AVRO_UNION:
-                if (avro_value_set_branch(v, d->u.branch.branch, &child))
-                        return ENOMEM;
-                return apply(d->u.branch.value, &child);
-        default: return EINVAL;
-        }
-}
-
 /* ---- decoding into the reader's value ---------------------------------- */
 
 static int dec(struct dctx *c, const struct seam_avro_node *n,
@@ -483,7 +445,7 @@ static int dec_record(struct dctx *c, const struct seam_avro_node *n,
         avro_value_t child;
         int rc;
 
-        if ((rc = enter(c)))
+        if ((rc = enter_record(c, n->u.rec.step_count)))
                 return rc;
         for (size_t k = 0; k < n->u.rec.step_count; k++) {
                 const struct seam_avro_step *s = &n->u.rec.steps[k];
@@ -508,7 +470,7 @@ static int dec_record(struct dctx *c, const struct seam_avro_node *n,
                                   "element or byte budget");
                 } else if (avro_value_get_by_index(v, (size_t)f->reader_index,
                                                    &child, NULL) ||
-                           apply(f->value, &child)) {
+                           seam_avro_default_apply(f->value, &child)) {
                         rc = nomem(c);
                 }
                 if (rc) {

@@ -32,10 +32,14 @@
 struct seam_avro_schema;
 
 /* Parse and validate schema JSON (`len` bytes, no NUL needed). Stricter
- * than Avro C where Avro C would misbehave (invalid or duplicate names,
- * negative fixed sizes, unions in unions, nesting deeper than 128): a
- * schema arrives from a registry over the network, so it is input, too.
- * On error returns SEAM_ERR_INVALID (or SEAM_ERR_NOMEM) with a message. */
+ * than Avro C where Avro C would misbehave: invalid or duplicate names
+ * (it leaks), negative fixed sizes, unions in unions, a record containing
+ * itself without a union, array or map between (its generic value
+ * overflows the stack), nesting deeper than 128 levels, more than 1000
+ * named types, values that would allocate over 16 MiB before holding data
+ * (fixed sizes, fields multiplied by nested records). A schema arrives from
+ * a registry over the network, so it is input, too. On error returns
+ * SEAM_ERR_INVALID (or SEAM_ERR_NOMEM) with a message. */
 int seam_avro_schema_parse(const char *json, size_t len,
                            struct seam_avro_schema **out, char *err,
                            size_t errlen);
@@ -46,9 +50,10 @@ void seam_avro_schema_destroy(struct seam_avro_schema *s);
 
 /* Per-message budgets; a message exceeding one is rejected, not truncated. */
 struct seam_avro_limits {
-        size_t max_depth;    /* nested records/arrays/maps/unions */
-        size_t max_elements; /* array items + map entries, skipped or not,
-                                defaults included */
+        size_t max_depth;    /* nested records, arrays and maps */
+        size_t max_elements; /* array items, map entries and record
+                                fields, skipped or not, defaults
+                                included */
         size_t max_bytes;    /* string/bytes/fixed bytes materialized into
                                 the value, defaults included */
 };

@@ -1,6 +1,6 @@
 /* avro_plan.h - internals shared by avro_schema.c (parsing), avro_resolve.c
- * (compiling a plan) and avro_decode.c (running it). Not for other files:
- * use avro_decode.h. */
+ * (compiling a plan), avro_default.c (reader defaults) and avro_decode.c
+ * (running a plan). Not for other files: use avro_decode.h. */
 #ifndef SEAM_AVRO_PLAN_H
 #define SEAM_AVRO_PLAN_H
 
@@ -24,15 +24,37 @@ struct seam_avro_schema {
         json_t *root;
         struct seam_avro_named *named;
         size_t named_count;
+        json_t *index; /* object: full name -> index into `named` */
 };
 
 /* The JSON definition of a named Avro C schema node, or NULL. */
 const json_t *seam_avro_schema_def(const struct seam_avro_schema *s,
                                    avro_schema_t named);
 
+/* The target of a chain of links (recursive references). */
+avro_schema_t seam_avro_deref(avro_schema_t s);
+/* "int", "array", a named type's name: for messages. */
+const char *seam_avro_type_name(avro_schema_t s);
+
+struct seam_avro_dflt;
+
+/* Check the JSON default of a reader field against its type `type` and
+ * convert it (avro_default.c). `where` is the field's path for messages
+ * ("resolve: <where>...: default: ..."). *elements and *bytes are what
+ * applying it costs against a message's limits. */
+int seam_avro_default_new(const struct seam_avro_schema *reader,
+                          avro_schema_t type, const json_t *json,
+                          const char *where, struct seam_avro_dflt **out,
+                          size_t *elements, size_t *bytes, char *err,
+                          size_t errlen);
+void seam_avro_default_free(struct seam_avro_dflt *d);
+/* Fill a reset value of the default's type; an errno value on failure. */
+int seam_avro_default_apply(const struct seam_avro_dflt *d, avro_value_t *v);
+
 /* What a node does with the writer's bytes. Reading nodes convert into the
  * reader's type; skipping nodes (built with no reader) interpret the same
- * codes as the writer's type and only validate and advance. */
+ * codes as the writer's type (STRING and BYTES meaning the writer's string
+ * and bytes) and only validate and advance. */
 enum seam_avro_op {
         SEAM_OP_NULL,
         SEAM_OP_BOOLEAN,
@@ -66,9 +88,8 @@ struct seam_avro_step {
         const char *name;     /* for error paths; owned by a schema */
 };
 
-/* A reader default, checked against the reader's type and converted once.
- * (Not an Avro C value: Avro C cannot create a value class for a type that
- * refers to named types defined outside of it.) */
+/* A reader default, checked against the reader's type and converted
+ * once. */
 struct seam_avro_dflt {
         avro_type_t type;
         union {

@@ -4,8 +4,14 @@
  *
  * Everything that depends only on the two schemas is decided here, once:
  * field matching by name and alias, promotions, union branch choices, enum
- * symbol mapping, and the reader's default values, built as Avro C values
- * to be copied into each decoded record. */
+ * symbol mapping, and the reader's defaults for the fields the writer lacks
+ * (converted by avro_default.c).
+ *
+ * Union branches and enum symbols are decided strictly: a writer branch or
+ * symbol the reader cannot take fails the plan even if no message uses it,
+ * as Java's SchemaCompatibility does; the same plan answers `seam schema
+ * check`, and a consumer learns of the mismatch at the first message of
+ * that writer instead of at the first message that happens to use it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +19,6 @@
 
 #include "avro_plan.h"
 #include "err.h"
-
-/* A default value nested this deep is a recursive default (a record whose
- * field's default is the record again), not data. */
-#define DEFAULT_MAX_DEPTH 64
 
 struct memo {
         avro_schema_t w;
@@ -34,11 +36,6 @@ struct builder {
         size_t path_len;
         char *err;
         size_t errlen;
-};
-
-struct cost {
-        size_t elements;
-        size_t bytes;
 };
 
 static int bfail(struct builder *b, const char *fmt, ...)
@@ -89,46 +86,17 @@ static void path_pop(struct builder *b, size_t saved)
         b->path[saved] = '\0';
 }
 
-static avro_schema_t deref(avro_schema_t s)
-{
-        while (is_avro_link(s))
-                s = avro_schema_link_target(s);
-        return s;
-}
-
-static const char *type_name(avro_schema_t s)
-{
-        s = deref(s);
-        switch (avro_typeof(s)) {
-        case AVRO_STRING: return "string";
-        case AVRO_BYTES: return "bytes";
-        case AVRO_INT32: return "int";
-        case AVRO_INT64: return "long";
-        case AVRO_FLOAT: return "float";
-        case AVRO_DOUBLE: return "double";
-        case AVRO_BOOLEAN: return "boolean";
-        case AVRO_NULL: return "null";
-        case AVRO_ARRAY: return "array";
-        case AVRO_MAP: return "map";
-        case AVRO_UNION: return "union";
-        case AVRO_RECORD:
-        case AVRO_ENUM:
-        case AVRO_FIXED: return avro_schema_name(s);
-        default: return "?";
-        }
-}
-
 /* "record Order", "enum Suit", "string": how messages name a type. */
 static const char *describe(avro_schema_t s, char *buf, size_t cap)
 {
         const char *kind = NULL;
 
-        s = deref(s);
+        s = seam_avro_deref(s);
         switch (avro_typeof(s)) {
         case AVRO_RECORD: kind = "record"; break;
         case AVRO_ENUM: kind = "enum"; break;
         case AVRO_FIXED: kind = "fixed"; break;
-        default: return type_name(s);
+        default: return seam_avro_type_name(s);
         }
         snprintf(buf, cap, "%s %s", kind, avro_schema_name(s));
         return buf;
@@ -225,14 +193,16 @@ static int pick_branch(struct builder *b, avro_schema_t w, avro_schema_t ru)
         avro_type_t wt = avro_typeof(w);
 
         for (size_t i = 0; i < n; i++) {
-                avro_schema_t rb = deref(avro_schema_union_branch(ru, (int)i));
+                avro_schema_t rb =
+                    seam_avro_deref(avro_schema_union_branch(ru, (int)i));
                 if (avro_typeof(rb) != wt)
                         continue;
                 if (!is_avro_named_type(rb) || names_match(b, w, rb))
                         return (int)i;
         }
         for (size_t i = 0; i < n; i++) {
-                avro_schema_t rb = deref(avro_schema_union_branch(ru, (int)i));
+                avro_schema_t rb =
+                    seam_avro_deref(avro_schema_union_branch(ru, (int)i));
                 if (promotable(wt, avro_typeof(rb)))
                         return (int)i;
         }
@@ -276,269 +246,6 @@ static int primitive_op(avro_type_t w, avro_type_t r)
 static int build(struct builder *b, avro_schema_t w, avro_schema_t r,
                  struct seam_avro_node **out);
 
-/* ---- defaults ---------------------------------------------------------- */
-
-/* JSON encodes bytes and fixed defaults as strings whose code points 0-255
- * are the byte values (ISO-8859-1). jansson hands out valid UTF-8. */
-static int latin1(const char *s, size_t len, unsigned char *out, size_t *n)
-{
-        size_t o = 0;
-
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c < 0x80) {
-                        out[o++] = c;
-                } else if ((c == 0xc2 || c == 0xc3) && i + 1 < len) {
-                        out[o++] = (unsigned char)(((c & 0x1f) << 6) |
-                                                   ((unsigned char)s[++i] & 0x3f));
-                } else {
-                        return -1;
-                }
-        }
-        *n = o;
-        return 0;
-}
-
-static void dflt_free(struct seam_avro_dflt *d)
-{
-        switch (d->type) {
-        case AVRO_STRING:
-        case AVRO_BYTES:
-        case AVRO_FIXED: free(d->u.bytes.buf); break;
-        case AVRO_ARRAY:
-        case AVRO_MAP:
-        case AVRO_RECORD:
-                for (size_t i = 0; i < d->u.list.count; i++) {
-                        dflt_free(&d->u.list.items[i]);
-                        if (d->u.list.keys)
-                                free(d->u.list.keys[i]);
-                }
-                free(d->u.list.items);
-                free(d->u.list.keys);
-                break;
-        case AVRO_UNION:
-                if (d->u.branch.value) {
-                        dflt_free(d->u.branch.value);
-                        free(d->u.branch.value);
-                }
-                break;
-        default: break;
-        }
-}
-
-static int dflt_build(struct builder *b, avro_schema_t r, const json_t *j,
-                      struct seam_avro_dflt *d, struct cost *c, int depth);
-
-static int dflt_bytes(struct builder *b, avro_schema_t r, const json_t *j,
-                      struct seam_avro_dflt *d, struct cost *c)
-{
-        size_t len = json_string_length(j), n;
-
-        if (!(d->u.bytes.buf = malloc(len + 1)))
-                return bnomem(b);
-        if (avro_typeof(r) == AVRO_STRING) {
-                memcpy(d->u.bytes.buf, json_string_value(j), len + 1);
-                n = len;
-        } else if (latin1(json_string_value(j), len,
-                          (unsigned char *)d->u.bytes.buf, &n)) {
-                return bfail(b, "default: type %s needs a string of code "
-                             "points 0-255", type_name(r));
-        }
-        d->u.bytes.buf[n] = '\0';
-        d->u.bytes.len = n;
-        if (is_avro_fixed(r) && (int64_t)n != avro_schema_fixed_size(r))
-                return bfail(b, "default: %zu bytes for fixed %s of size "
-                             "%lld", n, avro_schema_name(r),
-                             (long long)avro_schema_fixed_size(r));
-        c->bytes += n;
-        return 0;
-}
-
-static int dflt_record(struct builder *b, avro_schema_t r, const json_t *j,
-                       struct seam_avro_dflt *d, struct cost *c, int depth)
-{
-        const json_t *def = seam_avro_schema_def(b->reader, r);
-        json_t *fields = def ? json_object_get(def, "fields") : NULL;
-        size_t n = avro_schema_record_size(r);
-
-        if (!(d->u.list.items = calloc(n ? n : 1, sizeof(*d->u.list.items))))
-                return bnomem(b);
-        for (size_t k = 0; k < n; k++) {
-                const char *name = avro_schema_record_field_name(r, (int)k);
-                json_t *fv = json_object_get(j, name);
-                size_t saved;
-                int rc;
-
-                /* A missing key takes the field's own default. */
-                if (!fv)
-                        fv = json_object_get(json_array_get(fields, k),
-                                             "default");
-                saved = path_push(b, ".%s", name);
-                d->u.list.count = k + 1;
-                if (!fv)
-                        return bfail(b, "default: the record default has no "
-                                     "value for this field and the field "
-                                     "has no default");
-                rc = dflt_build(b,
-                                avro_schema_record_field_get_by_index(r, (int)k),
-                                fv, &d->u.list.items[k], c, depth + 1);
-                if (rc)
-                        return rc;
-                path_pop(b, saved);
-        }
-        return 0;
-}
-
-static int dflt_list(struct builder *b, avro_schema_t r, const json_t *j,
-                     struct seam_avro_dflt *d, struct cost *c, int depth)
-{
-        int is_map = avro_typeof(r) == AVRO_MAP;
-        size_t n = is_map ? json_object_size(j) : json_array_size(j), i = 0;
-        avro_schema_t sub =
-            is_map ? avro_schema_map_values(r) : avro_schema_array_items(r);
-        const char *key;
-        json_t *item;
-        size_t saved;
-        int rc;
-
-        if (!(d->u.list.items = calloc(n ? n : 1, sizeof(*d->u.list.items))))
-                return bnomem(b);
-        if (is_map && !(d->u.list.keys = calloc(n ? n : 1, sizeof(char *))))
-                return bnomem(b);
-        if (!is_map) {
-                json_array_foreach(j, i, item)
-                {
-                        d->u.list.count = i + 1;
-                        saved = path_push(b, "[%zu]", i);
-                        if ((rc = dflt_build(b, sub, item, &d->u.list.items[i],
-                                             c, depth + 1)))
-                                return rc;
-                        path_pop(b, saved);
-                }
-        } else {
-                json_object_foreach((json_t *)j, key, item)
-                {
-                        d->u.list.count = i + 1;
-                        if (!(d->u.list.keys[i] = strdup(key)))
-                                return bnomem(b);
-                        saved = path_push(b, "[\"%s\"]", key);
-                        if ((rc = dflt_build(b, sub, item, &d->u.list.items[i],
-                                             c, depth + 1)))
-                                return rc;
-                        path_pop(b, saved);
-                        i++;
-                }
-        }
-        c->elements += n;
-        return 0;
-}
-
-static int dflt_build(struct builder *b, avro_schema_t r, const json_t *j,
-                      struct seam_avro_dflt *d, struct cost *c, int depth)
-{
-        r = deref(r);
-        d->type = avro_typeof(r);
-        if (depth > DEFAULT_MAX_DEPTH)
-                return bfail(b, "default: nested deeper than %d levels "
-                             "(a recursive default?)", DEFAULT_MAX_DEPTH);
-        switch (avro_typeof(r)) {
-        case AVRO_NULL:
-                if (!json_is_null(j))
-                        break;
-                return 0;
-        case AVRO_BOOLEAN:
-                if (!json_is_boolean(j))
-                        break;
-                d->u.boolean = json_is_true(j);
-                return 0;
-        case AVRO_INT32:
-                if (!json_is_integer(j) || json_integer_value(j) < INT32_MIN ||
-                    json_integer_value(j) > INT32_MAX)
-                        break;
-                d->u.i = (int32_t)json_integer_value(j);
-                return 0;
-        case AVRO_INT64:
-                if (!json_is_integer(j))
-                        break;
-                d->u.l = json_integer_value(j);
-                return 0;
-        case AVRO_FLOAT:
-                if (!json_is_number(j))
-                        break;
-                d->u.f = (float)json_number_value(j);
-                return 0;
-        case AVRO_DOUBLE:
-                if (!json_is_number(j))
-                        break;
-                d->u.d = json_number_value(j);
-                return 0;
-        case AVRO_STRING:
-        case AVRO_BYTES:
-        case AVRO_FIXED:
-                if (!json_is_string(j))
-                        break;
-                return dflt_bytes(b, r, j, d, c);
-        case AVRO_ENUM:
-                if (!json_is_string(j))
-                        break;
-                d->u.symbol =
-                    avro_schema_enum_get_by_name(r, json_string_value(j));
-                if (d->u.symbol < 0)
-                        return bfail(b, "default: \"%s\" is not a symbol of "
-                                     "enum %s", json_string_value(j),
-                                     avro_schema_name(r));
-                return 0;
-        case AVRO_ARRAY:
-                if (!json_is_array(j))
-                        break;
-                return dflt_list(b, r, j, d, c, depth);
-        case AVRO_MAP:
-                if (!json_is_object(j))
-                        break;
-                return dflt_list(b, r, j, d, c, depth);
-        case AVRO_RECORD:
-                if (!json_is_object(j))
-                        break;
-                return dflt_record(b, r, j, d, c, depth);
-        case AVRO_UNION:
-                /* The specification: a union's default is of its first
-                 * branch. */
-                d->u.branch.branch = 0;
-                if (!(d->u.branch.value = calloc(1, sizeof(*d->u.branch.value))))
-                        return bnomem(b);
-                return dflt_build(b, avro_schema_union_branch(r, 0), j,
-                                  d->u.branch.value, c, depth + 1);
-        default: break;
-        }
-        return bfail(b, "default: type %s needs %s", type_name(r),
-                     is_avro_record(r)                 ? "an object"
-                     : avro_typeof(r) == AVRO_NULL     ? "null"
-                     : avro_typeof(r) == AVRO_BOOLEAN  ? "true or false"
-                     : avro_typeof(r) == AVRO_INT32    ? "an integer within "
-                                                         "32 bits"
-                     : avro_typeof(r) == AVRO_INT64    ? "an integer"
-                     : avro_typeof(r) == AVRO_FLOAT ||
-                             avro_typeof(r) == AVRO_DOUBLE
-                         ? "a number"
-                     : avro_typeof(r) == AVRO_ARRAY    ? "an array"
-                     : avro_typeof(r) == AVRO_MAP      ? "an object"
-                                                       : "a string");
-}
-
-static int fill_new(struct builder *b, struct seam_avro_fill *f,
-                    avro_schema_t rtype, const json_t *dflt)
-{
-        struct cost c = {0, 0};
-        int rc;
-
-        if (!(f->value = calloc(1, sizeof(*f->value))))
-                return bnomem(b);
-        rc = dflt_build(b, rtype, dflt, f->value, &c, 0);
-        f->elements = c.elements;
-        f->bytes = c.bytes;
-        return rc;
-}
-
 /* ---- the writer/reader walk -------------------------------------------- */
 
 static int build_skip(struct builder *b, avro_schema_t w,
@@ -555,7 +262,7 @@ static int build_skip(struct builder *b, avro_schema_t w,
         case AVRO_INT64: n = node_new(b, SEAM_OP_LONG); break;
         case AVRO_FLOAT: n = node_new(b, SEAM_OP_FLOAT); break;
         case AVRO_DOUBLE: n = node_new(b, SEAM_OP_DOUBLE); break;
-        case AVRO_STRING:
+        case AVRO_STRING: n = node_new(b, SEAM_OP_STRING); break;
         case AVRO_BYTES: n = node_new(b, SEAM_OP_BYTES); break;
         case AVRO_FIXED:
                 if (!(n = node_new(b, SEAM_OP_FIXED)))
@@ -584,7 +291,8 @@ static int build_skip(struct builder *b, avro_schema_t w,
                 if (!(n = node_new(b, SEAM_OP_WUNION)))
                         break;
                 *out = n;
-                n->u.wunion.branches = calloc(count, sizeof(*n->u.wunion.branches));
+                n->u.wunion.branches =
+                    calloc(count, sizeof(*n->u.wunion.branches));
                 if (!n->u.wunion.branches)
                         return bnomem(b);
                 n->u.wunion.count = count;
@@ -600,7 +308,8 @@ static int build_skip(struct builder *b, avro_schema_t w,
                 if (memo_add(b, w, NULL, n))
                         return bnomem(b);
                 count = avro_schema_record_size(w);
-                n->u.rec.steps = calloc(count ? count : 1, sizeof(*n->u.rec.steps));
+                n->u.rec.steps =
+                    calloc(count ? count : 1, sizeof(*n->u.rec.steps));
                 if (!n->u.rec.steps)
                         return bnomem(b);
                 n->u.rec.step_count = count;
@@ -608,9 +317,11 @@ static int build_skip(struct builder *b, avro_schema_t w,
                         struct seam_avro_step *s = &n->u.rec.steps[i];
                         s->reader_index = -1;
                         s->name = avro_schema_record_field_name(w, (int)i);
-                        if ((rc = build(b, avro_schema_record_field_get_by_index(
-                                               w, (int)i),
-                                        NULL, &s->node)))
+                        rc = build(b,
+                                   avro_schema_record_field_get_by_index(
+                                       w, (int)i),
+                                   NULL, &s->node);
+                        if (rc)
                                 return rc;
                 }
                 return 0;
@@ -679,7 +390,8 @@ static int build_record(struct builder *b, avro_schema_t w, avro_schema_t r,
         }
         for (i = 0; i < wn && !rc; i++) {
                 struct seam_avro_step *s = &n->u.rec.steps[i];
-                avro_schema_t wt = avro_schema_record_field_get_by_index(w, (int)i);
+                avro_schema_t wt =
+                    avro_schema_record_field_get_by_index(w, (int)i);
                 size_t saved;
 
                 s->reader_index = target[i];
@@ -725,8 +437,10 @@ static int build_record(struct builder *b, avro_schema_t w, avro_schema_t r,
                                    avro_schema_name(w));
                         break;
                 }
-                rc = fill_new(b, f, avro_schema_record_field_get_by_index(r, (int)i),
-                              dflt);
+                rc = seam_avro_default_new(
+                    b->reader, avro_schema_record_field_get_by_index(r, (int)i),
+                    dflt, b->path, &f->value, &f->elements, &f->bytes, b->err,
+                    b->errlen);
                 if (!rc)
                         path_pop(b, saved);
         }
@@ -772,8 +486,8 @@ static int build(struct builder *b, avro_schema_t w, avro_schema_t r,
         size_t saved;
         int op, rc;
 
-        w = deref(w);
-        r = r ? deref(r) : NULL;
+        w = seam_avro_deref(w);
+        r = r ? seam_avro_deref(r) : NULL;
         if (is_avro_named_type(w) && (n = memo_find(b, w, r))) {
                 *out = n;
                 return 0;
@@ -787,7 +501,8 @@ static int build(struct builder *b, avro_schema_t w, avro_schema_t r,
                 if (!(n = node_new(b, SEAM_OP_WUNION)))
                         return bnomem(b);
                 *out = n;
-                n->u.wunion.branches = calloc(count, sizeof(*n->u.wunion.branches));
+                n->u.wunion.branches =
+                    calloc(count, sizeof(*n->u.wunion.branches));
                 if (!n->u.wunion.branches)
                         return bnomem(b);
                 n->u.wunion.count = count;
@@ -801,7 +516,8 @@ static int build(struct builder *b, avro_schema_t w, avro_schema_t r,
                 int j = pick_branch(b, w, r);
                 if (j < 0)
                         return bfail(b, "the writer's %s matches no branch of "
-                                     "the reader's union", type_name(w));
+                                     "the reader's union",
+                                     seam_avro_type_name(w));
                 if (!(n = node_new(b, SEAM_OP_RUNION)))
                         return bnomem(b);
                 *out = n;
@@ -864,7 +580,8 @@ static int build(struct builder *b, avro_schema_t w, avro_schema_t r,
                         path_pop(b, saved);
                 return rc;
         default:
-                return bfail(b, "unsupported writer type %s", type_name(w));
+                return bfail(b, "unsupported writer type %s",
+                             seam_avro_type_name(w));
         }
 }
 
@@ -873,11 +590,7 @@ static void node_free(struct seam_avro_node *n)
         switch (n->op) {
         case SEAM_OP_RECORD:
                 for (size_t i = 0; i < n->u.rec.fill_count; i++) {
-                        struct seam_avro_fill *f = &n->u.rec.fills[i];
-                        if (f->value) {
-                                dflt_free(f->value);
-                                free(f->value);
-                        }
+                        seam_avro_default_free(n->u.rec.fills[i].value);
                 }
                 free(n->u.rec.steps);
                 free(n->u.rec.fills);
@@ -921,7 +634,7 @@ int seam_avro_plan_new(const struct seam_avro_schema *writer,
         b.plan = p;
         p->writer = avro_schema_incref(writer->avro);
         p->reader = avro_schema_incref(r);
-        p->root_name = strdup(type_name(r));
+        p->root_name = strdup(seam_avro_type_name(r));
         if (!p->root_name) {
                 seam_avro_plan_destroy(p);
                 snprintf(err, errlen, "resolve: out of memory");

@@ -15,11 +15,19 @@
 /* Deeper schemas are not written by people; the bound keeps Avro C's and
  * our recursive walks far from the stack limit. */
 #define SCHEMA_MAX_DEPTH 128
+/* Hundreds is a large schema; the bound keeps plan-time work (linear
+ * lookups per named type) and recursion (a chain of records, each holding
+ * the previous one) small on hostile registry answers. */
+#define SCHEMA_MAX_NAMED 1000
+/* Bytes a value may take before holding any data (see check_buildable). */
+#define SCHEMA_MAX_INLINE (16u << 20)
+#define FIELD_COST 64 /* an upper bound of Avro C's per-field instance */
 
 struct vctx {
         struct seam_avro_named *named;
         size_t count;
         size_t cap;
+        json_t *index; /* full name -> index into named */
         char *err;
         size_t errlen;
 };
@@ -75,8 +83,9 @@ static const char *const primitive_names[] = {
 
 static int is_primitive(const char *s)
 {
-        for (size_t i = 0; i < sizeof(primitive_names) / sizeof(*primitive_names);
-             i++)
+        size_t n = sizeof(primitive_names) / sizeof(*primitive_names);
+
+        for (size_t i = 0; i < n; i++)
                 if (!strcmp(s, primitive_names[i]))
                         return 1;
         return 0;
@@ -101,13 +110,12 @@ static char *qualify(const char *name, const char *ns)
 }
 
 static const struct seam_avro_named *find_named(const struct seam_avro_named *n,
-                                                size_t count,
+                                                const json_t *index,
                                                 const char *fullname)
 {
-        for (size_t i = 0; i < count; i++)
-                if (!strcmp(n[i].fullname, fullname))
-                        return &n[i];
-        return NULL;
+        json_t *i = json_object_get(index, fullname);
+
+        return i ? &n[json_integer_value(i)] : NULL;
 }
 
 /* Registers a named definition. *ns_out is its namespace (malloc'ed, NULL
@@ -152,8 +160,13 @@ static int define_named(struct vctx *v, json_t *def, const char *kind,
                 free(ns);
                 return SEAM_ERR_NOMEM;
         }
-        if (find_named(v->named, v->count, full)) {
-                vfail(v, "type %s is defined twice", full);
+        if (find_named(v->named, v->index, full) ||
+            v->count >= SCHEMA_MAX_NAMED) {
+                if (v->count >= SCHEMA_MAX_NAMED)
+                        vfail(v, "more than %d named types",
+                              SCHEMA_MAX_NAMED);
+                else
+                        vfail(v, "type %s is defined twice", full);
                 free(full);
                 free(ns);
                 return SEAM_ERR_INVALID;
@@ -169,6 +182,12 @@ static int define_named(struct vctx *v, json_t *def, const char *kind,
                 }
                 v->named = n;
                 v->cap = cap;
+        }
+        if (json_object_set_new(v->index, full,
+                                json_integer((json_int_t)v->count))) {
+                free(full);
+                free(ns);
+                return SEAM_ERR_NOMEM;
         }
         v->named[v->count].fullname = full;
         v->named[v->count].def = def;
@@ -206,14 +225,19 @@ static int vrecord(struct vctx *v, json_t *j, const char *ns, int depth,
                    const char **key)
 {
         json_t *fields = json_object_get(j, "fields");
+        json_t *seen = NULL;
         char *rns;
         const char *full;
-        size_t i, k;
+        size_t i;
         json_t *f;
         int rc = define_named(v, j, "record", ns, &rns, &full);
 
         if (rc)
                 return rc;
+        if (!(seen = json_object())) {
+                rc = SEAM_ERR_NOMEM;
+                goto out;
+        }
         *key = full;
         if ((rc = check_aliases(v, j, full)))
                 goto out;
@@ -239,14 +263,15 @@ static int vrecord(struct vctx *v, json_t *j, const char *ns, int depth,
                                    "\"name\"", full, i);
                         goto out;
                 }
-                for (k = 0; k < i; k++) {
-                        json_t *other = json_array_get(fields, k);
-                        if (json_equal(json_object_get(other, "name"), fname)) {
-                                rc = vfail(v, "record %s: field %s appears "
-                                           "twice", full,
-                                           json_string_value(fname));
-                                goto out;
-                        }
+                if (json_object_get(seen, json_string_value(fname))) {
+                        rc = vfail(v, "record %s: field %s appears twice",
+                                   full, json_string_value(fname));
+                        goto out;
+                }
+                if (json_object_set(seen, json_string_value(fname),
+                                    json_true())) {
+                        rc = SEAM_ERR_NOMEM;
+                        goto out;
                 }
                 if (!ftype) {
                         rc = vfail(v, "record %s: field %s has no \"type\"",
@@ -259,6 +284,7 @@ static int vrecord(struct vctx *v, json_t *j, const char *ns, int depth,
                         goto out;
         }
 out:
+        json_decref(seen);
         free(rns);
         return rc;
 }
@@ -267,11 +293,11 @@ static int venum(struct vctx *v, json_t *j, const char *ns, const char **key)
 {
         json_t *symbols = json_object_get(j, "symbols");
         json_t *dflt = json_object_get(j, "default");
+        json_t *seen;
         char *ens;
         const char *full;
-        size_t i, k;
+        size_t i;
         json_t *s;
-        int found = 0;
         int rc = define_named(v, j, "enum", ns, &ens, &full);
 
         if (rc)
@@ -285,24 +311,27 @@ static int venum(struct vctx *v, json_t *j, const char *ns, const char **key)
                              full);
         if (dflt && !json_is_string(dflt))
                 return vfail(v, "enum %s: \"default\" must be a symbol", full);
+        if (!(seen = json_object()))
+                return SEAM_ERR_NOMEM;
         json_array_foreach(symbols, i, s)
         {
-                if (!json_is_string(s) ||
-                    !is_ident(json_string_value(s), json_string_length(s)))
-                        return vfail(v, "enum %s: symbol %zu is not a valid "
-                                     "name", full, i);
-                for (k = 0; k < i; k++)
-                        if (json_equal(json_array_get(symbols, k), s))
-                                return vfail(v, "enum %s: symbol %s appears "
-                                             "twice", full,
-                                             json_string_value(s));
-                if (dflt && json_equal(dflt, s))
-                        found = 1;
+                const char *sym = json_string_value(s);
+                if (!sym || !is_ident(sym, json_string_length(s)))
+                        rc = vfail(v, "enum %s: symbol %zu is not a valid "
+                                   "name", full, i);
+                else if (json_object_get(seen, sym))
+                        rc = vfail(v, "enum %s: symbol %s appears twice", full,
+                                   sym);
+                else if (json_object_set(seen, sym, json_true()))
+                        rc = SEAM_ERR_NOMEM;
+                if (rc)
+                        break;
         }
-        if (dflt && !found)
-                return vfail(v, "enum %s: default \"%s\" is not one of its "
-                             "symbols", full, json_string_value(dflt));
-        return 0;
+        if (!rc && dflt && !json_object_get(seen, json_string_value(dflt)))
+                rc = vfail(v, "enum %s: default \"%s\" is not one of its "
+                           "symbols", full, json_string_value(dflt));
+        json_decref(seen);
+        return rc;
 }
 
 static int vfixed(struct vctx *v, json_t *j, const char *ns, const char **key)
@@ -318,11 +347,12 @@ static int vfixed(struct vctx *v, json_t *j, const char *ns, const char **key)
         *key = full;
         if ((rc = check_aliases(v, j, full)))
                 return rc;
-        /* Avro C takes any integer, negative ones included. */
+        /* Avro C takes any integer, negative ones included, and allocates
+         * the size with every value. */
         if (!json_is_integer(size) || json_integer_value(size) < 0 ||
-            json_integer_value(size) > INT32_MAX)
+            json_integer_value(size) > SCHEMA_MAX_INLINE)
                 return vfail(v, "fixed %s: \"size\" must be an integer from 0 "
-                             "to %d", full, INT32_MAX);
+                             "to %u", full, SCHEMA_MAX_INLINE);
         return 0;
 }
 
@@ -406,7 +436,7 @@ static int vtype(struct vctx *v, json_t *j, const char *ns, int depth,
                 const struct seam_avro_named *n;
                 if (!full)
                         return SEAM_ERR_NOMEM;
-                n = find_named(v->named, v->count, full);
+                n = find_named(v->named, v->index, full);
                 free(full);
                 if (!n)
                         return vfail(v, "unknown type \"%s\"", type);
@@ -422,26 +452,57 @@ static void free_named(struct seam_avro_named *n, size_t count)
         free(n);
 }
 
-/* ---- records that contain themselves ----------------------------------- */
+/* ---- helpers shared with the resolver --------------------------------- */
 
-/* A record reaching itself through record-typed fields alone has no finite
- * value, and Avro C's generic value for it recurses until the stack runs
- * out (its link values create their target eagerly). Records are collected
- * first, then the record-to-record field graph is searched for a cycle
- * (white/grey/black depth-first search). */
-struct recs {
-        avro_schema_t *r;
-        unsigned char *color;
-        size_t count;
-        size_t cap;
-};
-
-static avro_schema_t deref(avro_schema_t s)
+avro_schema_t seam_avro_deref(avro_schema_t s)
 {
         while (is_avro_link(s))
                 s = avro_schema_link_target(s);
         return s;
 }
+
+const char *seam_avro_type_name(avro_schema_t s)
+{
+        s = seam_avro_deref(s);
+        switch (avro_typeof(s)) {
+        case AVRO_STRING: return "string";
+        case AVRO_BYTES: return "bytes";
+        case AVRO_INT32: return "int";
+        case AVRO_INT64: return "long";
+        case AVRO_FLOAT: return "float";
+        case AVRO_DOUBLE: return "double";
+        case AVRO_BOOLEAN: return "boolean";
+        case AVRO_NULL: return "null";
+        case AVRO_ARRAY: return "array";
+        case AVRO_MAP: return "map";
+        case AVRO_UNION: return "union";
+        case AVRO_RECORD:
+        case AVRO_ENUM:
+        case AVRO_FIXED: return avro_schema_name(s);
+        default: return "?";
+        }
+}
+
+/* ---- values that cannot be built --------------------------------------- */
+
+/* A record reaching itself through record-typed fields alone has no finite
+ * value, and Avro C's generic value for it recurses until the stack runs
+ * out (its link values create their target eagerly). Records are collected
+ * first, then the record-to-record field graph is searched for a cycle
+ * (white/grey/black depth-first search).
+ *
+ * Without cycles, nesting can still multiply: ten records of ten fields of
+ * the previous one are 10^10 fields, from a few hundred bytes of JSON.
+ * Avro C allocates a record's fields and a fixed's bytes with the value,
+ * before any data, so each record's inline size is bounded. (Unions, arrays
+ * and maps allocate only when filled; the decoder's budgets bound that.) */
+struct recs {
+        avro_schema_t *r;
+        unsigned char *color;
+        size_t *size; /* inline size, 0: not computed yet */
+        size_t count;
+        size_t cap;
+};
 
 static long rec_index(const struct recs *rs, avro_schema_t r)
 {
@@ -466,6 +527,7 @@ static int collect(struct recs *rs, avro_schema_t s)
                         size_t cap = rs->cap ? rs->cap * 2 : 8;
                         avro_schema_t *r = realloc(rs->r, cap * sizeof(*r));
                         unsigned char *c;
+                        size_t *sz;
                         if (!r)
                                 return SEAM_ERR_NOMEM;
                         rs->r = r;
@@ -473,14 +535,20 @@ static int collect(struct recs *rs, avro_schema_t s)
                         if (!c)
                                 return SEAM_ERR_NOMEM;
                         rs->color = c;
+                        sz = realloc(rs->size, cap * sizeof(*sz));
+                        if (!sz)
+                                return SEAM_ERR_NOMEM;
+                        rs->size = sz;
                         rs->cap = cap;
                 }
                 rs->color[rs->count] = 0;
+                rs->size[rs->count] = 0;
                 rs->r[rs->count++] = s;
                 n = avro_schema_record_size(s);
                 for (i = 0; i < n; i++)
-                        if ((rc = collect(rs, avro_schema_record_field_get_by_index(
-                                                  s, (int)i))))
+                        if ((rc = collect(
+                                 rs, avro_schema_record_field_get_by_index(
+                                         s, (int)i))))
                                 return rc;
                 return 0;
         case AVRO_ARRAY: return collect(rs, avro_schema_array_items(s));
@@ -488,7 +556,8 @@ static int collect(struct recs *rs, avro_schema_t s)
         case AVRO_UNION:
                 n = avro_schema_union_size(s);
                 for (i = 0; i < n; i++)
-                        if ((rc = collect(rs, avro_schema_union_branch(s, (int)i))))
+                        if ((rc = collect(rs, avro_schema_union_branch(
+                                                  s, (int)i))))
                                 return rc;
                 return 0;
         default: return 0;
@@ -503,8 +572,8 @@ static int cycle_from(struct recs *rs, size_t i)
 
         rs->color[i] = 1;
         for (size_t k = 0; k < n; k++) {
-                avro_schema_t t =
-                    deref(avro_schema_record_field_get_by_index(r, (int)k));
+                avro_schema_t t = seam_avro_deref(
+                    avro_schema_record_field_get_by_index(r, (int)k));
                 long j;
                 if (!is_avro_record(t) || (j = rec_index(rs, t)) < 0)
                         continue;
@@ -517,7 +586,37 @@ static int cycle_from(struct recs *rs, size_t i)
         return 0;
 }
 
-static int check_finite(avro_schema_t s, struct vctx *v)
+static size_t sat_add(size_t a, size_t b)
+{
+        return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/* Bytes a generic value of `s` allocates before holding data; only called
+ * once the record graph is known to be acyclic. */
+static size_t inline_size(struct recs *rs, avro_schema_t s)
+{
+        size_t total = FIELD_COST, n;
+        long i;
+
+        s = seam_avro_deref(s);
+        if (is_avro_fixed(s))
+                return (size_t)avro_schema_fixed_size(s);
+        if (!is_avro_record(s) || (i = rec_index(rs, s)) < 0)
+                return 0;
+        if (rs->size[i])
+                return rs->size[i];
+        n = avro_schema_record_size(s);
+        for (size_t k = 0; k < n; k++) {
+                avro_schema_t f =
+                    avro_schema_record_field_get_by_index(s, (int)k);
+                total = sat_add(total,
+                                sat_add(FIELD_COST, inline_size(rs, f)));
+        }
+        rs->size[i] = total;
+        return total;
+}
+
+static int check_buildable(avro_schema_t s, struct vctx *v)
 {
         struct recs rs = {0};
         int rc = collect(&rs, s);
@@ -529,10 +628,21 @@ static int check_finite(avro_schema_t s, struct vctx *v)
                                    "nor maps (it has no finite value)",
                                    avro_schema_name(rs.r[i]));
         }
+        for (size_t i = 0; !rc && i < rs.count; i++) {
+                size_t n = inline_size(&rs, rs.r[i]);
+                if (n > SCHEMA_MAX_INLINE)
+                        rc = vfail(v, "record %s nests so many fields that "
+                                   "a value of it takes %s%zu bytes before "
+                                   "any data (at most %u)",
+                                   avro_schema_name(rs.r[i]),
+                                   n == SIZE_MAX ? "over " : "", n,
+                                   SCHEMA_MAX_INLINE);
+        }
         if (rc == SEAM_ERR_NOMEM)
                 snprintf(v->err, v->errlen, "schema: out of memory");
         free(rs.r);
         free(rs.color);
+        free(rs.size);
         return rc;
 }
 
@@ -555,6 +665,11 @@ int seam_avro_schema_parse(const char *json, size_t len,
         if (!root)
                 return vfail(&v, "invalid JSON at line %d column %d: %s",
                              jerr.line, jerr.column, jerr.text);
+        if (!(v.index = json_object())) {
+                json_decref(root);
+                snprintf(err, errlen, "schema: out of memory");
+                return SEAM_ERR_NOMEM;
+        }
         rc = vtype(&v, root, NULL, 0, &key);
         if (rc) {
                 if (rc == SEAM_ERR_NOMEM)
@@ -574,7 +689,7 @@ int seam_avro_schema_parse(const char *json, size_t len,
                 free(s);
                 goto fail;
         }
-        if ((rc = check_finite(s->avro, &v))) {
+        if ((rc = check_buildable(s->avro, &v))) {
                 avro_schema_decref(s->avro);
                 free(s);
                 goto fail;
@@ -582,10 +697,12 @@ int seam_avro_schema_parse(const char *json, size_t len,
         s->root = root;
         s->named = v.named;
         s->named_count = v.count;
+        s->index = v.index;
         *out = s;
         return 0;
 fail:
         free_named(v.named, v.count);
+        json_decref(v.index);
         json_decref(root);
         return rc;
 }
@@ -601,6 +718,7 @@ void seam_avro_schema_destroy(struct seam_avro_schema *s)
                 return;
         avro_schema_decref(s->avro);
         free_named(s->named, s->named_count);
+        json_decref(s->index);
         json_decref(s->root);
         free(s);
 }
@@ -618,7 +736,7 @@ const json_t *seam_avro_schema_def(const struct seam_avro_schema *s,
         full = qualify(name, ns);
         if (!full)
                 return NULL;
-        n = find_named(s->named, s->named_count, full);
+        n = find_named(s->named, s->index, full);
         free(full);
         return n ? n->def : NULL;
 }

@@ -182,7 +182,10 @@ static const struct plan_entry *add_plan(struct seam_schema_stage *s, const stru
 {
         struct seam_avro_plan *plan = NULL;
         char err[512] = "";
-        if (seam_avro_plan_new(w->parsed, s->reader, &plan, err, sizeof(err)))
+        int rc = seam_avro_plan_new(w->parsed, s->reader, &plan, err, sizeof(err));
+        if (rc == SEAM_ERR_NOMEM)
+                return NULL; /* not the schema's fault: not cached, retried */
+        if (rc)
                 plan = NULL;
         pthread_rwlock_wrlock(&s->plans_lock);
         struct plan_entry *e = NULL;
@@ -277,9 +280,12 @@ enum seam_stage_result seam_schema_stage_run(struct seam_schema_stage *s, const 
                 slot->ready = 1;
         }
         avro_value_reset(&slot->value);
-        if (seam_avro_decode(plan, body, body_len, &s->limits, &slot->value, inner, sizeof(inner))) {
+        int derr = seam_avro_decode(plan, body, body_len, &s->limits, &slot->value, inner,
+                                    sizeof(inner));
+        if (derr) {
                 snprintf(msg, msglen, "%s", inner);
-                return SEAM_STAGE_POISON;
+                /* Out of memory is ours, not the message's: wait and retry. */
+                return derr == SEAM_ERR_NOMEM ? SEAM_STAGE_TRANSIENT : SEAM_STAGE_POISON;
         }
         return SEAM_STAGE_OK;
 }

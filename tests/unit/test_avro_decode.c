@@ -772,6 +772,12 @@ static void test_huge_lengths(void)
                          items, sizeof(items), NULL,
                          "decode: order.items[3].sku: string length "
                          "1000000000 exceeds the 7 bytes remaining");
+        decode_fails_lim("{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                         "{\"name\":\"b\",\"type\":\"bytes\"}]}",
+                         "{\"type\":\"record\",\"name\":\"R\",\"fields\":[]}",
+                         s9, sizeof(s9), NULL,
+                         "decode: R.b: bytes length 1000000000 exceeds the 4 "
+                         "bytes remaining");
         /* Map key lengths and fixed sizes too. */
         const uint8_t mk[] = {2, 0x80, 0xa8, 0xd6, 0xb9, 0x07, 0};
         decode_fails("{\"type\":\"map\",\"values\":\"int\"}", mk, sizeof(mk),
@@ -952,6 +958,74 @@ static void test_element_bomb(void)
                          "{\"type\":\"record\",\"name\":\"R\",\"fields\":[]}",
                          bomb, sizeof(bomb), NULL,
                          "R.x: map block of 1000000000 items exceeds");
+}
+
+/* Records L1..Ln, each of ten fields of the previous one, L0 = null: a
+ * value of Ln is 10^n fields and zero bytes. */
+static void nested_schema(char *out, size_t cap, int levels)
+{
+        size_t n = 0;
+
+        n += (size_t)snprintf(out + n, cap - n, "[");
+        for (int l = 1; l <= levels; l++) {
+                n += (size_t)snprintf(out + n, cap - n,
+                                      "%s{\"type\":\"record\",\"name\":\"L%d\","
+                                      "\"fields\":[",
+                                      l > 1 ? "," : "", l);
+                for (int f = 0; f < 10; f++) {
+                        char type[16];
+                        if (l == 1)
+                                snprintf(type, sizeof(type), "\"null\"");
+                        else
+                                snprintf(type, sizeof(type), "\"L%d\"", l - 1);
+                        n += (size_t)snprintf(out + n, cap - n,
+                                              "%s{\"name\":\"f%d\",\"type\":%s}",
+                                              f ? "," : "", f, type);
+                }
+                n += (size_t)snprintf(out + n, cap - n, "]}");
+        }
+        snprintf(out + n, cap - n, "]");
+        CHECK(n + 2 < cap);
+}
+
+static void test_zero_byte_field_bomb(void)
+{
+        char w[8192];
+        struct seam_avro_limits lim;
+        /* Union branch 3 (L4): 10^4 null fields in 1 byte. */
+        const uint8_t body[] = {6};
+
+        nested_schema(w, sizeof(w), 4);
+        seam_avro_limits_default(&lim);
+        lim.max_elements = 1000;
+        decode_fails_lim(w, NULL, body, sizeof(body), &lim,
+                         "decode: union.f0.f8.f9: record of 10 fields exceeds "
+                         "the element budget");
+        /* Skipping (the reader lacks the branch's field) is bounded too. */
+        {
+                char ww[8300], rr[256];
+                snprintf(ww, sizeof(ww),
+                         "{\"type\":\"record\",\"name\":\"T\",\"fields\":["
+                         "{\"name\":\"x\",\"type\":%s}]}",
+                         w);
+                snprintf(rr, sizeof(rr),
+                         "{\"type\":\"record\",\"name\":\"T\",\"fields\":[]}");
+                decode_fails_lim(ww, rr, body, sizeof(body), &lim,
+                                 "decode: T.x.f0.f8.f8: record of 10 fields "
+                                 "exceeds the element budget (9 left)");
+        }
+        /* Within the default budget it decodes: 11,110 fields, 1 byte. */
+        struct seam_avro_schema *s = schema(w);
+        struct seam_avro_plan *p = plan(s, s);
+        struct val out;
+        char err[256] = "";
+        val_new(&out, seam_avro_schema_avro(s));
+        CHECKF(seam_avro_decode(p, body, sizeof(body), NULL, &out.v, err,
+                                sizeof(err)) == 0,
+               "%s", err);
+        val_free(&out);
+        seam_avro_plan_destroy(p);
+        seam_avro_schema_destroy(s);
 }
 
 /* A writer record without fields (0 bytes) in an array, read by a reader
@@ -1181,6 +1255,39 @@ static void test_schema_validation(void)
                      "\"name\":\"Mid\",\"fields\":[{\"name\":\"back\","
                      "\"type\":\"Loop\"}]}}]}",
                      "contains itself through fields that are neither");
+        /* Inputs on which Avro C 1.11.1 itself fails (found by fuzzing its
+         * parser directly; tests/fuzz/corpus/fuzz_schema/regress_avroc_*):
+         * a record whose field is the record itself (its generic value
+         * recurses until the stack overflows), a name defined twice (its
+         * parser leaks), a name starting with a dot (accepted by it). */
+        schema_fails("{\"type\":\"record\",\"name\":\"Ev\",\"fields\":["
+                     "{\"name\":\"fm\",\"type\":{\"type\":\"map\",\"values\":"
+                     "{\"type\":\"fixed\",\"name\":\"d\",\"size\":3}}},"
+                     "{\"name\":\"es\",\"type\":{\"type\":\"Ev\",\"fieitems\":"
+                     "{\"type\":\"enum\",\"name\":\"Color\",\"symrols\":"
+                     "[\"BLUE\",\"OTHER\",\"RED\"],\"default\":\"OTHER\"}}}]}",
+                     "record Ev contains itself");
+        schema_fails("[{\"type\":\"enum\",\"name\":\"F\",\"symbols\":[\"A\"]},"
+                     "{\"type\":\"fixed\",\"name\":\"F\",\"size\":4}]",
+                     "type F is defined twice");
+        schema_fails("{\"type\":\"fixed\",\"name\":\".d\",\"size\":3}",
+                     "fixed name \".d\" is not a valid Avro name");
+        /* Too much to allocate before any data: a value of L8 would be
+         * 10^8 fields; a fixed of 1.6 GB (found by fuzz_schema: Avro C
+         * allocated it for the value, out of memory; corpus
+         * regress_oom_huge_fixed.json). */
+        {
+                char nest[16384];
+                nested_schema(nest, sizeof(nest), 8);
+                schema_fails(nest, "record L6 nests so many fields that a "
+                                   "value of it takes");
+        }
+        schema_fails("{\"type\":\"record\",\"name\":\"Orer\","
+                     "\"namerpace\":\"spv@\",\"fields\":[{\"name\":\"ull\","
+                     "\"type\":{\"type\":\"fixed\",\"name\":\"R2\","
+                     "\"size\":1626793423},\"dault\":\"\\u00ffalse1\"}]}",
+                     "fixed R2: \"size\" must be an integer from 0 to "
+                     "16777216");
         /* Deeply nested arrays. */
         char deep[8192];
         size_t n = 0;
@@ -1223,6 +1330,7 @@ int main(void)
         TEST_RUN(test_trailing_bytes);
         TEST_RUN(test_depth_bomb);
         TEST_RUN(test_element_bomb);
+        TEST_RUN(test_zero_byte_field_bomb);
         TEST_RUN(test_default_amplification);
         TEST_RUN(test_map_key_nul);
         TEST_RUN(test_wrong_value_and_args);
