@@ -22,6 +22,8 @@
  * for a long time): pausing there bounds memory and the redelivery a crash
  * would cause. */
 #define SEAM_MAX_UNCOMMITTED 200000
+/* How long periodic commits pause after the group said it is rebalancing. */
+#define COMMIT_HOLD_MS 10000
 
 static struct seam_log_ctx inst_log_ctx(const struct seam_instance *inst)
 {
@@ -60,6 +62,15 @@ static void commit_result(struct seam_instance *inst,
                 if (!lane)
                         continue;
                 rd_kafka_resp_err_t perr = err ? err : p->err;
+                /* The group is rebalancing: more periodic commits now would
+                 * only fail too, and with librdkafka 2.0.2 one answered
+                 * ILLEGAL_GENERATION can make it drop the assignment
+                 * (upstream #4059), redelivering everything uncommitted.
+                 * Hold them until the next assignment, or a while if none
+                 * comes (the error was not about a rebalance of ours). */
+                if (perr == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+                    perr == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION)
+                        inst->commit_hold_until = seam_mono_ms() + COMMIT_HOLD_MS;
                 if (perr == RD_KAFKA_RESP_ERR_NO_ERROR) {
                         if (p->offset > lane->committed) {
                                 lane->committed = p->offset;
@@ -414,6 +425,7 @@ static void assign(struct seam_instance *inst, const rd_kafka_topic_partition_li
                 rd_kafka_topic_partition_list_destroy(committed);
         atomic_store(&inst->assigned, (int)inst->lanes.count);
         inst->joined = 1;
+        inst->commit_hold_until = 0;
         pthread_mutex_unlock(&inst->lock);
         seam_gauge_set(inst->m.assigned, atomic_load(&inst->assigned));
         seam_lag_wake(inst); /* watermarks of the new partitions now */
@@ -560,7 +572,7 @@ static void drain_and_close(struct seam_instance *inst)
         inst->draining = 1;
         size_t n = inst->lanes.count;
         struct lane **lanes = malloc((n + 1) * sizeof(*lanes));
-        if (lanes)
+        if (lanes && n) /* items is NULL before the first assignment */
                 memcpy(lanes, inst->lanes.items, n * sizeof(*lanes));
         pthread_mutex_unlock(&inst->lock);
         housekeeping(inst); /* pauses every partition: stop fetching */
@@ -618,7 +630,7 @@ static void *poll_main(void *arg)
                         housekeeping(inst);
                         next_housekeeping = now + HOUSEKEEPING_MS;
                 }
-                if (now >= next_commit) {
+                if (now >= next_commit && now >= inst->commit_hold_until) {
                         commit_lanes(inst, NULL, 0, 0);
                         next_commit = now + inst->cc->commit_interval_ms;
                 }

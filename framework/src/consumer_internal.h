@@ -68,6 +68,7 @@ struct seam_instance {
         pthread_cond_t lag_cv;
         atomic_llong last_poll_ms;
         int joined; /* a rebalance assigned partitions at least once */
+        int64_t commit_hold_until; /* periodic commits wait (rebalance) */
 
         pthread_mutex_t lock;
         pthread_cond_t work_cv; /* workers: a lane became ready / stop */
