@@ -106,13 +106,15 @@ static void writers_close(struct demo_writers *w)
 }
 
 /* Order event i, Confluent-framed Avro; every 250th is deliberately broken
- * (not framed) so the demo shows dead-lettering. Returns the length. */
+ * (not framed) so the demo shows dead-lettering, and every 100th repeats
+ * the order of the event before it (a producer's retry) so it shows
+ * deduplication. Returns the length. */
 static size_t encode_order(struct demo_writers *w, int i, char *key, size_t keylen,
                            uint8_t *out, size_t cap)
 {
         static const char *const channels[] = {"web", "app", "store"};
         char order_id[32], customer[32];
-        snprintf(order_id, sizeof(order_id), "o-%06d", i);
+        snprintf(order_id, sizeof(order_id), "o-%06d", i % 100 == 99 ? i - 1 : i);
         snprintf(customer, sizeof(customer), "customer-%d", i % 50);
         snprintf(key, keylen, "%s", customer);
         if (i % 250 == 249)
@@ -323,6 +325,11 @@ int seam_cli_demo(int argc, char **argv)
                 snprintf(out_path, sizeof(out_path), "%s/seam-demo-audit-%d.jsonl",
                          getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
         remove(out_path);
+        char dedup_path[560];
+        snprintf(dedup_path, sizeof(dedup_path), "%s.dedup", out_path);
+        remove(dedup_path);
+        snprintf(dedup_path, sizeof(dedup_path), "%s.dedup-lock", out_path);
+        remove(dedup_path);
 
         char schemas[1024];
         struct demo_writers writers;
@@ -344,6 +351,7 @@ int seam_cli_demo(int argc, char **argv)
                  "  embedded_broker: true\n"
                  "  embedded_topics: [{name: %s, partitions: %d}, {name: %s.dlq, partitions: 1}]\n"
                  "  registry: {type: local, dir: \"%s\"}\n"
+                 "  dedup: {embedded_path: \"%s.dedup\"}\n"
                  "  shutdown_timeout_ms: 10000\n"
                  "  log_format: logfmt\n"
                  "  log_level: info\n"
@@ -359,9 +367,10 @@ int seam_cli_demo(int argc, char **argv)
                  "    schema:\n"
                  "      subjects: [demo.orders-value]\n"
                  "      reader: {subject: demo.orders-value, version: 2}\n"
+                 "    idempotency: {key: {field: order_id}, store: embedded}\n"
                  "    config:\n"
                  "      path: \"%s\"\n",
-                 metrics_bind, metrics_port, DEMO_TOPIC, partitions, DEMO_TOPIC, schemas,
+                 metrics_bind, metrics_port, DEMO_TOPIC, partitions, DEMO_TOPIC, schemas, out_path,
                  DEMO_TOPIC, DEMO_GROUP, out_path);
         struct seam_config *cfg;
         char err[2048];
@@ -444,15 +453,17 @@ int seam_cli_demo(int argc, char **argv)
                 ok = ok && d.committed[p] == d.end[p];
         }
         /* Every offset ended handled or dead-lettered, none twice. */
-        ok = ok && (int64_t)(k.handled + k.dead_lettered) == total_end;
+        ok = ok && (int64_t)(k.handled + k.dead_lettered + k.duplicates) == total_end;
         long lines = count_lines(out_path);
         printf("\nmessages produced:   %lld\n"
                "messages handled:    %llu (retried %llu)\n"
                "dead-lettered:       %llu to %s.dlq (the deliberately broken ones)\n"
+               "duplicates skipped:  %llu (same order_id as an earlier event)\n"
                "audit records:       %ld in %s\n"
                "%s %.1f s (includes the ~3 s first group join)\n",
                (long long)total_end, (unsigned long long)k.handled,
                (unsigned long long)k.retried, (unsigned long long)k.dead_lettered, DEMO_TOPIC,
+               (unsigned long long)k.duplicates,
                lines, out_path,
                keep_running ? "run time:           " : "time to all committed:", (double)elapsed / 1000.0);
         if (keep_running) {

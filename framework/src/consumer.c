@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "consumer_internal.h"
 #include "err.h"
+#include "inbox.h"
 #include "kafka_conf.h"
 #include "log.h"
 
@@ -111,12 +112,21 @@ static char *commit_metadata(const struct lane *lane, int64_t cp)
 {
         rd_kafka_message_t *head = seam_lane_head(lane);
         uint32_t attempts = lane->attempts + (lane->retry_commit ? 1 : 0);
-        if (!head || head->offset != cp || attempts == 0)
+        int retry = head && head->offset == cp && attempts > 0;
+        int rp = cp < lane->reprocess_until;
+        if (!retry && !rp)
                 return NULL;
-        char buf[160];
-        snprintf(buf, sizeof(buf), "{\"v\":1,\"o\":%lld,\"a\":%u,\"f\":%lld,\"l\":%lld}",
-                 (long long)cp, attempts, (long long)lane->first_failure_ms,
-                 (long long)lane->last_failure_ms);
+        char buf[200];
+        int n = snprintf(buf, sizeof(buf), "{\"v\":1");
+        if (retry)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+                              ",\"o\":%lld,\"a\":%u,\"f\":%lld,\"l\":%lld", (long long)cp,
+                              attempts, (long long)lane->first_failure_ms,
+                              (long long)lane->last_failure_ms);
+        if (rp)
+                n += snprintf(buf + n, sizeof(buf) - (size_t)n, ",\"rp\":%lld",
+                              (long long)lane->reprocess_until);
+        snprintf(buf + n, sizeof(buf) - (size_t)n, "}");
         return strdup(buf);
 }
 
@@ -125,7 +135,11 @@ static void restore_metadata(struct lane *lane, int64_t committed, const char *m
 {
         json_error_t jerr;
         json_t *j = json_loadb(md, len, 0, &jerr);
-        json_int_t v = 0, o = -1, a = 0, f = 0, l = 0;
+        json_int_t v = 0, o = -1, a = 0, f = 0, l = 0, rp = -1;
+        /* A replay with --reprocess leaves {"v":1,"rp":X}: offsets below X
+         * are applied again even though the dedup store has them. */
+        if (j && json_unpack(j, "{s:I,s:I}", "v", &v, "rp", &rp) == 0 && v == 1 && rp > committed)
+                lane->reprocess_until = rp;
         if (j && json_unpack(j, "{s:I,s:I,s:I,s:I,s:I}", "v", &v, "o", &o, "a", &a, "f", &f,
                              "l", &l) == 0 &&
             v == 1 && o == committed && a > 0 && a <= UINT32_MAX) {
@@ -135,6 +149,26 @@ static void restore_metadata(struct lane *lane, int64_t committed, const char *m
                 lane->restore_last_ms = l;
         }
         json_decref(j);
+}
+
+/* Returns 1 when every pending idempotency mark is durable. */
+static int flush_marks(struct seam_instance *inst)
+{
+        char err[512];
+        int64_t t0 = seam_mono_ns();
+        int rc = seam_dedup_flush(inst->dedup, seam_wall_ms(), err, sizeof(err));
+        seam_histogram_observe(inst->m.dedup_mark, (double)(seam_mono_ns() - t0) / 1e9);
+        if (rc) {
+                struct seam_log_ctx lc = inst_log_ctx(inst);
+                char key[128];
+                snprintf(key, sizeof(key), "dedup-flush:%s", inst->cc->name);
+                seam_log_limited(key, 10000, SEAM_LOG_WARN, &lc,
+                                 "idempotency marks not durable (%s): offsets not committed, "
+                                 "retrying",
+                                 err);
+                return 0;
+        }
+        return 1;
 }
 
 /* Commits the commit point of every lane that moved since the last commit,
@@ -162,6 +196,15 @@ static void commit_lanes(struct seam_instance *inst, struct lane **only,
                 lane->commit_sent = cp;
         }
         pthread_mutex_unlock(&inst->lock);
+        /* Idempotency marks of everything in this list were released before
+         * its offsets completed: make them durable first, or commit nothing. */
+        if (list->cnt > 0 && inst->dedup && !inst->cc->inbox && !flush_marks(inst)) {
+                pthread_mutex_lock(&inst->lock);
+                commit_result(inst, list, RD_KAFKA_RESP_ERR__FAIL);
+                pthread_mutex_unlock(&inst->lock);
+                rd_kafka_topic_partition_list_destroy(list);
+                return;
+        }
         if (list->cnt > 0) {
                 rd_kafka_resp_err_t err = rd_kafka_commit(inst->rk, list, !sync);
                 if (sync || err) {
@@ -431,6 +474,42 @@ static void assign(struct seam_instance *inst, const rd_kafka_topic_partition_li
         seam_lag_wake(inst); /* watermarks of the new partitions now */
 }
 
+struct db_offsets {
+        rd_kafka_topic_partition_list_t *parts;
+        int applied;
+};
+
+static void db_offset(void *arg, const char *topic, int32_t partition, int64_t next_offset)
+{
+        struct db_offsets *d = arg;
+        rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(d->parts, topic, partition);
+        if (p) {
+                p->offset = next_offset;
+                d->applied++;
+        }
+}
+
+/* With the inbox storing offsets, the database is the truth: an effect and
+ * its offset commit together there, while the Kafka commit may lag. Start
+ * each partition from the database's offset when it has one. */
+static void apply_db_offsets(struct seam_instance *inst, rd_kafka_topic_partition_list_t *parts)
+{
+        struct db_offsets d = {parts, 0};
+        char err[512];
+        struct seam_log_ctx lc = inst_log_ctx(inst);
+        if (seam_inbox_load_offsets(inst->dedup, inst->cc->group_id, db_offset, &d, err,
+                                    sizeof(err))) {
+                seam_log(SEAM_LOG_WARN, &lc,
+                         "could not read offsets stored by the inbox (%s); starting from the "
+                         "group's committed offsets (the inbox still skips what was applied)",
+                         err);
+                return;
+        }
+        seam_log(SEAM_LOG_INFO, &lc, "resuming %d of %d partition(s) from offsets stored in the "
+                                     "database",
+                 d.applied, parts->cnt);
+}
+
 static void log_rebalance_error(struct seam_instance *inst, const char *what,
                                 rd_kafka_error_t *error, rd_kafka_resp_err_t err)
 {
@@ -456,6 +535,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 seam_log(SEAM_LOG_INFO, &lc, "rebalance (%s): assigned %d partition(s)",
                          cooperative ? "cooperative" : "eager", parts->cnt);
                 assign(inst, parts);
+                if (inst->cc->inbox_store_offsets && inst->dedup && parts->cnt)
+                        apply_db_offsets(inst, parts);
                 if (cooperative)
                         log_rebalance_error(inst, "incremental_assign",
                                             rd_kafka_incremental_assign(rk, parts), 0);
@@ -686,6 +767,11 @@ static void create_series(struct seam_instance *inst)
                                  "DLQ writes that failed and will be retried.",
                                  SEAM_METRIC_LABELS("consumer")),
             1, (const char *[]){name});
+        struct seam_metric_family *dd = seam_metrics_histogram(
+            mx, "seam_dedup_duration_seconds", "Idempotency store latency.",
+            SEAM_METRIC_LABELS("consumer", "op"), NULL, 0);
+        inst->m.dedup_check = seam_metric_get(dd, 2, (const char *[]){name, "check"});
+        inst->m.dedup_mark = seam_metric_get(dd, 2, (const char *[]){name, "mark"});
         inst->m.handler_duration = seam_metric_get(
             seam_metrics_histogram(mx, "seam_consumer_handler_duration_seconds",
                                    "Time inside the plugin's handle().",
@@ -714,6 +800,18 @@ int seam_instance_new(const struct seam_config *cfg, size_t idx,
         pthread_cond_init(&inst->lag_cv, NULL);
         inst->metrics = deps->metrics;
         inst->dlq = deps->dlq;
+        if (!strcmp(cc->dedup_store, "embedded"))
+                inst->dedup = deps->dedup_embedded;
+        else if (!strcmp(cc->dedup_store, "postgres"))
+                inst->dedup = deps->dedup_postgres;
+        if (strcmp(cc->dedup_store, "none") && !inst->dedup) {
+                snprintf(errstr, errstr_size,
+                         "%s:%d: consumers[%zu].idempotency.store: %s store not configured "
+                         "(seam.dedup)",
+                         cfg->path, cc->line, idx, cc->dedup_store);
+                seam_instance_destroy(inst);
+                return SEAM_ERR_CONFIG;
+        }
         create_series(inst);
         if (!strcmp(cc->format, "avro")) {
                 char inner[1024];
@@ -889,6 +987,7 @@ void seam_instance_counters(struct seam_instance *inst, struct seam_instance_cou
         out->retried = atomic_load(&inst->retried);
         out->poisoned = atomic_load(&inst->poisoned);
         out->dead_lettered = atomic_load(&inst->dead_lettered);
+        out->duplicates = atomic_load(&inst->duplicates);
         out->rebalances = atomic_load(&inst->rebalances);
         out->assigned_partitions = atomic_load(&inst->assigned);
 }

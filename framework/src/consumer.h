@@ -22,6 +22,7 @@ struct seam_instance_counters {
         uint64_t retried;   /* handle() returned RETRY */
         uint64_t poisoned;  /* handle() returned POISON */
         uint64_t dead_lettered; /* acknowledged by the DLQ topic */
+        uint64_t duplicates;    /* skipped: idempotency key already recorded */
         uint64_t rebalances;
         int assigned_partitions;
 };
@@ -36,6 +37,8 @@ struct seam_instance_deps {
         struct seam_dlq *dlq; /* required to dead-letter; without it a poison
                                  message waits, retried, never skipped */
         struct seam_registry *registry; /* required for format avro */
+        struct seam_dedup *dedup_embedded; /* required for store: embedded */
+        struct seam_dedup *dedup_postgres; /* required for store: postgres */
 };
 
 /* Creates the instance of cfg->consumers[idx]: checks the plugin's config

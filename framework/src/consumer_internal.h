@@ -23,6 +23,7 @@ struct seam_instance_metrics {
         struct seam_metric *retries, *rebalances, *assigned, *up;
         struct seam_metric *handler_duration;
         struct seam_metric_family *dlq_family; /* by class */
+        struct seam_metric *dedup_check, *dedup_mark; /* latency histograms */
         struct seam_metric *dlq_write_failures;
 };
 
@@ -55,6 +56,7 @@ struct seam_instance {
         struct seam_metrics *metrics; /* borrowed, may be NULL */
         struct seam_dlq *dlq;         /* borrowed, shared by the process */
         struct seam_schema_stage *schema_stage; /* NULL: format raw */
+        struct seam_dedup *dedup;     /* borrowed; NULL: store none */
 
         struct seam_instance_metrics m;
 
@@ -86,7 +88,7 @@ struct seam_instance {
         atomic_int finished;
         int result; /* seam_instance_join's return value */
 
-        atomic_uint_fast64_t handled, retried, poisoned, dead_lettered, rebalances;
+        atomic_uint_fast64_t handled, retried, poisoned, dead_lettered, duplicates, rebalances;
         atomic_int assigned;
 };
 

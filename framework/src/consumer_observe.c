@@ -8,11 +8,13 @@
 
 #include "clock.h"
 #include "consumer_internal.h"
+#include "dedup.h"
 #include "err.h"
 #include "log.h"
 
 /* Bound of one broker query, so stopping the lag thread is quick. */
 #define LAG_QUERY_TIMEOUT_MS 2000
+#define DEDUP_EXPIRE_EVERY_MS (10 * 60 * 1000)
 
 struct lane_key {
         char *topic;
@@ -97,13 +99,33 @@ static void refresh(struct seam_instance *inst)
         free(keys);
 }
 
+/* Marks older than the retention go, from this background thread: a
+ * store shared by instances is expired by each, which is harmless. */
+static void expire_marks(struct seam_instance *inst, int64_t *next)
+{
+        int64_t now = seam_mono_ms();
+        if (!inst->dedup || now < *next)
+                return;
+        *next = now + DEDUP_EXPIRE_EVERY_MS;
+        char err[256];
+        long n = seam_dedup_expire(inst->dedup, seam_wall_ms(), err, sizeof(err));
+        struct seam_log_ctx lc = SEAM_LOG_CTX_NONE;
+        lc.consumer = inst->cc->name;
+        if (n < 0)
+                seam_log(SEAM_LOG_WARN, &lc, "expiring idempotency marks failed: %s", err);
+        else if (n > 0)
+                seam_log(SEAM_LOG_INFO, &lc, "expired %ld idempotency mark(s)", n);
+}
+
 static void *lag_main(void *arg)
 {
         struct seam_instance *inst = arg;
+        int64_t next_expire = 0;
         pthread_mutex_lock(&inst->lag_lock);
         while (!inst->lag_stop) {
                 pthread_mutex_unlock(&inst->lag_lock);
                 refresh(inst);
+                expire_marks(inst, &next_expire);
                 pthread_mutex_lock(&inst->lag_lock);
                 if (inst->lag_stop)
                         break;

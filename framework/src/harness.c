@@ -23,6 +23,7 @@
 #include "avro_decode.h"
 #include "avro_json.h"
 #include "clock.h"
+#include "dedup.h"
 #include "cli.h"
 #include "cli_common.h"
 #include "err.h"
@@ -49,6 +50,8 @@ struct harness {
         char tmpdir[256];
         struct seam_schema_stage *stage;
         struct seam_pipeline pipeline;
+        struct seam_dedup *dedup;
+        char dedup_dir[256];
         const struct seam_schema *writer; /* for "value" lines */
         avro_value_iface_t *writer_iface;
         int initialised;
@@ -59,10 +62,13 @@ static void usage(FILE *out)
         fprintf(out,
                 "usage: seam plugin test PLUGIN.so --config FILE.yaml --input FILE.jsonl\n"
                 "                        [--expect FILE] [--consumer NAME] [--writer FILE.avsc]\n"
+                "                        [--postgres DSN]\n"
                 "Runs the plugin offline through the production pipeline (frame, schema,\n"
                 "decode, handle; RETRY is retried at once up to retry_max_attempts) and\n"
                 "prints one line per record: OFFSET OUTCOME [CLASS] attempts=N: reason.\n"
-                "OUTCOME is OK, DEAD_LETTER (with its class) or FATAL. With --expect, each\n"
+                "OUTCOME is OK, DUPLICATE (idempotency key seen before; with a dedup store\n"
+                "configured a fresh temporary one is used, or for an inbox the --postgres\n"
+                "database), DEAD_LETTER (with its class) or FATAL. With --expect, each\n"
                 "line of FILE (OFFSET OUTCOME [CLASS]) must match; exit 1 if not.\n");
 }
 
@@ -337,10 +343,18 @@ static int run_record(struct harness *h, json_t *rec, long index, char *line, si
         for (;;) {
                 struct seam_msg m;
                 seam_msg_init_data(&m, &d, hdrs, &h->ctx, attempts);
-                seam_pipeline_run(&h->pipeline, &m, &slot, &o);
+                seam_pipeline_run(&h->pipeline, &m, &slot, 0, &o);
+                /* Marks durable at once, as before a commit in production. */
+                char ferr[256];
+                if (h->dedup && !h->cc->inbox)
+                        seam_dedup_flush(h->dedup, seam_wall_ms(), ferr, sizeof(ferr));
                 seam_msg_release(&m);
                 if (o.result == SEAM_TRANSIENT) {
                         outcome = "TRANSIENT"; /* offline this cannot pass */
+                        break;
+                }
+                if (o.result == SEAM_DUPLICATE) {
+                        outcome = "DUPLICATE";
                         break;
                 }
                 if (!strcmp(o.poison_class ? o.poison_class : "", "handler") || o.result == SEAM_OK)
@@ -363,8 +377,9 @@ static int run_record(struct harness *h, json_t *rec, long index, char *line, si
         seam_decode_slot_release(&slot);
         rd_kafka_headers_destroy(hdrs);
         free(payload);
-        if (o.result == SEAM_OK)
-                snprintf(line, linelen, "%lld OK attempts=%u", (long long)offset, attempts);
+        if (o.result == SEAM_OK || o.result == SEAM_DUPLICATE)
+                snprintf(line, linelen, "%lld %s attempts=%u", (long long)offset,
+                         o.result == SEAM_OK ? "OK" : "DUPLICATE", attempts);
         else
                 snprintf(line, linelen, "%lld %s%s%s attempts=%u: %s", (long long)offset, outcome,
                          *cls ? " " : "", cls, attempts, o.message);
@@ -387,11 +402,59 @@ static int line_matches(const char *want, const char *got)
         return 1;
 }
 
+/* The dedup stage offline: a fresh embedded store in a temporary folder
+ * (duplicates within the input are found), or for an inbox the PostgreSQL
+ * database given with --postgres. */
+static int setup_dedup(struct harness *h, const char *postgres, char *err, size_t errlen)
+{
+        struct seam_dedup_options o = {0};
+        char path[600];
+        o.table = h->cfg->dedup_table;
+        o.retention_ms = h->cfg->dedup_retention_ms;
+        if (h->cc->inbox) {
+                if (!postgres) {
+                        snprintf(err, errlen, "consumer %s uses the PostgreSQL inbox: pass "
+                                              "--postgres DSN (a scratch database)",
+                                 h->cc->name);
+                        return SEAM_ERR_USAGE;
+                }
+                o.type = SEAM_DEDUP_POSTGRES;
+                o.dsn = postgres;
+        } else {
+                const char *tmp = getenv("TMPDIR");
+                snprintf(h->dedup_dir, sizeof(h->dedup_dir), "%s/seam-harness-dedup-XXXXXX",
+                         tmp && *tmp ? tmp : "/tmp");
+                if (!mkdtemp(h->dedup_dir)) {
+                        h->dedup_dir[0] = '\0';
+                        snprintf(err, errlen, "cannot create a temporary directory");
+                        return SEAM_ERR_IO;
+                }
+                snprintf(path, sizeof(path), "%s/dedup.mdb", h->dedup_dir);
+                o.type = SEAM_DEDUP_EMBEDDED;
+                o.path = path;
+        }
+        return seam_dedup_open(&o, &h->dedup, err, errlen);
+}
+
+static void remove_dedup_dir(struct harness *h)
+{
+        if (!h->dedup_dir[0])
+                return;
+        char path[600];
+        snprintf(path, sizeof(path), "%s/dedup.mdb", h->dedup_dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/dedup.mdb-lock", h->dedup_dir);
+        unlink(path);
+        rmdir(h->dedup_dir);
+}
+
 static void harness_close(struct harness *h)
 {
         if (h->initialised && h->plugin->def->close)
                 h->plugin->def->close(h->pipeline.plugin_state);
         seam_schema_stage_destroy(h->stage);
+        seam_dedup_close(h->dedup);
+        remove_dedup_dir(h);
         if (h->writer_iface)
                 avro_value_iface_decref(h->writer_iface);
         seam_registry_destroy(h->reg);
@@ -410,10 +473,12 @@ int seam_cli_plugin_test(int argc, char **argv)
                 {"expect", required_argument, NULL, 'e'},
                 {"consumer", required_argument, NULL, 'n'},
                 {"writer", required_argument, NULL, 'w'},
+                {"postgres", required_argument, NULL, 'p'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
         const char *config = NULL, *input = NULL, *expect = NULL, *consumer = NULL, *writer = NULL;
+        const char *postgres = NULL;
         int c;
         optind = 1;
         while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -423,6 +488,7 @@ int seam_cli_plugin_test(int argc, char **argv)
                 case 'e': expect = optarg; break;
                 case 'n': consumer = optarg; break;
                 case 'w': writer = optarg; break;
+                case 'p': postgres = optarg; break;
                 case 'h': usage(stdout); return SEAM_EXIT_OK;
                 default: usage(stderr); return SEAM_EXIT_USAGE;
                 }
@@ -466,7 +532,20 @@ int seam_cli_plugin_test(int argc, char **argv)
         }
         h.ctx = (struct seam_ctx){h.cc->name, h.plugin->def->name, h.cc->correlation_header, &h.pcfg};
         h.ctx.plugin_config = &h.pcfg;
-        h.pipeline = (struct seam_pipeline){h.plugin->def, NULL, h.stage};
+        if (!rc && strcmp(h.cc->dedup_store, "none"))
+                rc = setup_dedup(&h, postgres, err, sizeof(err));
+        if (rc) {
+                fprintf(stderr, "seam plugin test: %s\n", err);
+                harness_close(&h);
+                return seam_err_exit_code(rc);
+        }
+        h.pipeline = (struct seam_pipeline){
+                .def = h.plugin->def,
+                .cc = h.cc,
+                .schema_stage = h.stage,
+                .dedup = h.dedup,
+                .scope = h.cc->group_id,
+        };
         if (h.plugin->def->init(&h.ctx, &seam_host_api_v1, &h.pipeline.plugin_state)) {
                 fprintf(stderr, "seam plugin test: plugin %s: init failed\n", h.plugin->path);
                 harness_close(&h);

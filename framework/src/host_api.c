@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "inbox.h"
 #include "log.h"
 
 static void msg_init_common(struct seam_msg *m, const struct seam_ctx *ctx, uint32_t attempt)
@@ -21,6 +22,7 @@ static void msg_init_common(struct seam_msg *m, const struct seam_ctx *ctx, uint
         m->value = NULL;
         m->schema_id = -1;
         m->json = NULL;
+        m->inbox_tx = NULL;
 }
 
 void seam_msg_init(struct seam_msg *m, rd_kafka_message_t *rkm,
@@ -256,6 +258,46 @@ static uint32_t api_msg_attempt(const seam_msg *msg)
         return msg->attempt;
 }
 
+/* Inbox SQL: the plugin gets a code and the reason on the message. */
+static int sql_result(const seam_msg *msg, int rc, const char *err)
+{
+        if (!rc)
+                return SEAM_SQL_OK;
+        char reason[600];
+        snprintf(reason, sizeof(reason), "sql: %s", err);
+        api_msg_set_error(msg, reason);
+        return rc == SEAM_ERR_INVALID ? SEAM_SQL_INVALID : SEAM_SQL_TRANSIENT;
+}
+
+static int api_sql_exec(const seam_msg *msg, const char *sql, int nparams,
+                        const char *const *params, long *rows)
+{
+        char err[512];
+        long affected = 0;
+        if (!msg->inbox_tx) {
+                api_msg_set_error(msg, "sql_exec: this consumer has no transactional inbox "
+                                       "(idempotency: {store: postgres, inbox: true})");
+                return SEAM_SQL_NO_INBOX;
+        }
+        int rc = seam_inbox_exec(msg->inbox_tx, sql, nparams, params, &affected, err, sizeof(err));
+        if (rows)
+                *rows = affected;
+        return sql_result(msg, rc, err);
+}
+
+static int api_sql_query_value(const seam_msg *msg, const char *sql, int nparams,
+                               const char *const *params, char *out, size_t outlen, int *found)
+{
+        char err[512];
+        if (!msg->inbox_tx) {
+                api_msg_set_error(msg, "sql_query_value: this consumer has no transactional inbox");
+                return SEAM_SQL_NO_INBOX;
+        }
+        int rc = seam_inbox_query_value(msg->inbox_tx, sql, nparams, params, out, outlen, found,
+                                        err, sizeof(err));
+        return sql_result(msg, rc, err);
+}
+
 static const struct avro_value *api_msg_value(const seam_msg *msg)
 {
         return msg->value;
@@ -300,4 +342,6 @@ const struct seam_host_api seam_host_api_v1 = {
         .msg_value = api_msg_value,
         .msg_schema_id = api_msg_schema_id,
         .msg_value_json = api_msg_value_json,
+        .sql_exec = api_sql_exec,
+        .sql_query_value = api_sql_query_value,
 };

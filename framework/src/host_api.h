@@ -17,6 +17,8 @@ struct seam_ctx {
         const struct seam_plugin_config *plugin_config;
 };
 
+struct seam_inbox_tx;
+
 /* A message as the plugin sees it: from Kafka (rkm) or from the offline
  * harness (no rkm; headers given). */
 struct seam_msg_data {
@@ -46,6 +48,7 @@ struct seam_msg {
         avro_value_t *value;      /* decoded record (format avro) or NULL */
         int64_t schema_id;        /* writer schema id, -1: none */
         char *json;               /* msg_value_json, malloc'ed by Avro C */
+        struct seam_inbox_tx *inbox_tx; /* during handle() with an inbox */
 };
 
 extern const struct seam_host_api seam_host_api_v1;

@@ -44,6 +44,9 @@ struct lane {
         int64_t dlq_schema_id;
         uint32_t dlq_failures; /* failed writes of this record */
         int waiting_registry;  /* the head waits for an unreachable registry */
+        /* A replay with --reprocess: offsets below this skip the dedup
+         * check (from the commit metadata; kept in ours until passed). */
+        int64_t reprocess_until;
 
         int paused;           /* paused in librdkafka (poll thread only) */
         int64_t committed;    /* last offset the broker acknowledged; -1 */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "observe.h"
 #include "plugin_config.h"
+#include "dedup.h"
 #include "registry.h"
 #include "schema_stage.h"
 
@@ -32,6 +33,7 @@ struct seam_runtime {
         struct seam_observer *observer;
         struct seam_dlq *dlq;
         struct seam_registry *registry;
+        struct seam_dedup *dedup_embedded, *dedup_postgres;
         int timed_out; /* wait gave up on a drain: instances still running */
 };
 
@@ -101,9 +103,68 @@ static int open_registry(const struct seam_config *cfg, struct seam_registry **o
         return 0;
 }
 
+static int uses_store(const struct seam_config *cfg, const char *store)
+{
+        for (size_t i = 0; i < cfg->consumer_count; i++)
+                if (!strcmp(cfg->consumers[i].dedup_store, store))
+                        return 1;
+        return 0;
+}
+
+/* The idempotency stores the consumers use: one embedded (LMDB) and one
+ * PostgreSQL store per process, shared by the instances (scoped by group).
+ * `open` 0 only checks that their settings are there. */
+static int open_dedup(const struct seam_config *cfg, int open, struct seam_dedup **emb,
+                      struct seam_dedup **pg, char *errstr, size_t errstr_size)
+{
+        struct seam_dedup_options o = {0};
+        char inner[512];
+        o.table = cfg->dedup_table;
+        o.retention_ms = cfg->dedup_retention_ms;
+        o.pool_size = cfg->dedup_pool_size;
+        if (uses_store(cfg, "embedded")) {
+                if (!cfg->dedup_embedded_path) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: seam.dedup.embedded_path: required when a consumer uses "
+                                 "idempotency store embedded, missing",
+                                 cfg->path);
+                        return SEAM_ERR_CONFIG;
+                }
+                o.type = SEAM_DEDUP_EMBEDDED;
+                o.path = cfg->dedup_embedded_path;
+                if (open && seam_dedup_open(&o, emb, inner, sizeof(inner))) {
+                        snprintf(errstr, errstr_size, "%s: seam.dedup.embedded_path: %s", cfg->path,
+                                 inner);
+                        return SEAM_ERR_CONFIG;
+                }
+        }
+        if (uses_store(cfg, "postgres")) {
+                if (!cfg->dedup_postgres_dsn) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: seam.dedup.postgres_dsn: required when a consumer uses "
+                                 "idempotency store postgres, missing",
+                                 cfg->path);
+                        return SEAM_ERR_CONFIG;
+                }
+                o.type = SEAM_DEDUP_POSTGRES;
+                o.path = NULL;
+                o.dsn = cfg->dedup_postgres_dsn;
+                /* Never print the DSN: it may hold a password. */
+                if (open && seam_dedup_open(&o, pg, inner, sizeof(inner))) {
+                        snprintf(errstr, errstr_size, "%s: seam.dedup: PostgreSQL store: %s",
+                                 cfg->path, inner);
+                        return SEAM_ERR_TRANSIENT;
+                }
+        }
+        return 0;
+}
+
 int seam_runtime_check(const struct seam_config *cfg, int embedded, char *errstr,
                        size_t errstr_size)
 {
+        int derr = open_dedup(cfg, 0, NULL, NULL, errstr, errstr_size);
+        if (derr)
+                return derr;
         if (needs_registry(cfg)) {
                 struct seam_registry *reg = NULL;
                 int rerr = open_registry(cfg, &reg, errstr, errstr_size);
@@ -204,7 +265,9 @@ int seam_runtime_open(const struct seam_config *cfg, int embedded, struct seam_r
                 return err;
         }
         const char *bootstrap = rt->embedded ? seam_embedded_bootstraps(rt->embedded) : NULL;
-        if ((err = seam_dlq_new(cfg, bootstrap, &rt->dlq, errstr, errstr_size)) ||
+        if ((err = open_dedup(cfg, 1, &rt->dedup_embedded, &rt->dedup_postgres, errstr,
+                              errstr_size)) ||
+            (err = seam_dlq_new(cfg, bootstrap, &rt->dlq, errstr, errstr_size)) ||
             (needs_registry(cfg) &&
              (err = open_registry(cfg, &rt->registry, errstr, errstr_size)))) {
                 seam_runtime_destroy(rt);
@@ -215,6 +278,8 @@ int seam_runtime_open(const struct seam_config *cfg, int embedded, struct seam_r
                 .metrics = rt->metrics,
                 .dlq = rt->dlq,
                 .registry = rt->registry,
+                .dedup_embedded = rt->dedup_embedded,
+                .dedup_postgres = rt->dedup_postgres,
         };
         for (size_t i = 0; i < cfg->consumer_count; i++) {
                 const struct seam_loaded_plugin *lp;
@@ -326,6 +391,8 @@ void seam_runtime_destroy(struct seam_runtime *rt)
                 seam_instance_destroy(rt->instances[i]);
         free(rt->instances);
         seam_registry_destroy(rt->registry);
+        seam_dedup_close(rt->dedup_embedded);
+        seam_dedup_close(rt->dedup_postgres);
         seam_metrics_destroy(rt->metrics);
         seam_embedded_stop(rt->embedded);
         seam_plugin_set_destroy(rt->plugins);

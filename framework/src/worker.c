@@ -96,10 +96,18 @@ rd_kafka_message_t *seam_lane_finish_head(struct seam_instance *inst, struct lan
 }
 
 static void run_pipeline(struct seam_instance *inst, struct seam_msg *m,
-                         struct worker_state *ws, struct seam_outcome *out)
+                         struct worker_state *ws, int reprocess, struct seam_outcome *out)
 {
-        struct seam_pipeline p = {inst->plugin->def, inst->plugin_state, inst->schema_stage};
-        seam_pipeline_run(&p, m, &ws->slot, out);
+        struct seam_pipeline p = {
+                .def = inst->plugin->def,
+                .plugin_state = inst->plugin_state,
+                .cc = inst->cc,
+                .schema_stage = inst->schema_stage,
+                .dedup = inst->dedup,
+                .scope = inst->cc->group_id,
+                .check_latency = inst->m.dedup_check,
+        };
+        seam_pipeline_run(&p, m, &ws->slot, reprocess, out);
 }
 
 /* Applies one outcome (lock held). Returns 1 if the head was finished. */
@@ -107,11 +115,17 @@ static int apply_outcome(struct seam_instance *inst, struct lane *lane, struct s
                          struct seam_outcome *o, unsigned *seed)
 {
         /* Readiness: is this partition held by the registry? */
-        lane->waiting_registry = o->result == SEAM_TRANSIENT;
+        lane->waiting_registry = o->result == SEAM_TRANSIENT && o->transient_cause &&
+                                 !strcmp(o->transient_cause, "registry");
         switch ((int)o->result) {
         case SEAM_OK:
                 atomic_fetch_add(&inst->handled, 1);
                 seam_counter_inc(inst->m.handled);
+                return 1;
+        case SEAM_DUPLICATE:
+                /* Not an attempt: the plugin was not called. */
+                atomic_fetch_add(&inst->duplicates, 1);
+                seam_counter_inc(inst->m.duplicate);
                 return 1;
         default:
                 break;
@@ -225,13 +239,14 @@ static int run_head(struct seam_instance *inst, struct lane *lane, struct worker
         struct seam_msg m;
         struct seam_outcome o;
         seam_msg_init(&m, rkm, &inst->ctx, lane->attempts - 1);
+        int reprocess = rkm->offset < lane->reprocess_until;
         pthread_mutex_unlock(&inst->lock);
 
         int64_t t0 = seam_mono_ns();
         atomic_store(&ws->partition, lane->partition);
         atomic_store(&ws->offset, rkm->offset);
         atomic_store(&ws->busy_since_ms, t0 / 1000000);
-        run_pipeline(inst, &m, ws, &o);
+        run_pipeline(inst, &m, ws, reprocess, &o);
         atomic_store(&ws->busy_since_ms, 0);
         seam_histogram_observe(inst->m.handler_duration, (double)(seam_mono_ns() - t0) / 1e9);
 

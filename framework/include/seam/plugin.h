@@ -158,11 +158,34 @@ struct seam_host_api {
         /* The decoded record as JSON text (Avro's JSON encoding), or NULL. */
         const char *(*msg_value_json)(const seam_msg *msg);
 
+        /* Transactional inbox (consumer config `idempotency: {store:
+         * postgres, inbox: true}`): run one SQL statement, with text
+         * parameters $1..$n, inside the message's PostgreSQL transaction,
+         * which also holds its idempotency mark (and, with store_offsets, its
+         * offset). The host commits it when handle() returns SEAM_OK and
+         * rolls it back otherwise, so the side effect happens exactly once.
+         * Returns SEAM_SQL_OK, or one of the codes below with the reason
+         * already attached to the message (msg_set_error). `rows` (may be
+         * NULL) gets the rows affected. */
+        int (*sql_exec)(const seam_msg *msg, const char *sql, int nparams,
+                        const char *const *params, long *rows);
+        /* Like sql_exec for a query: the first column of the first row as
+         * text into out (NUL-terminated); *found = 0 when no row. */
+        int (*sql_query_value)(const seam_msg *msg, const char *sql, int nparams,
+                               const char *const *params, char *out, size_t outlen,
+                               int *found);
+
         /* --- new entries go here, at the end --- */
 };
 
 /* True if the host's table has the entry `field` (for plugins built against a
  * newer minor than the host they run on). */
+/* Results of sql_exec / sql_query_value. */
+#define SEAM_SQL_OK 0
+#define SEAM_SQL_TRANSIENT (-1)  /* connection lost, deadlock: return SEAM_RETRY */
+#define SEAM_SQL_INVALID (-2)    /* the data was refused (constraint): SEAM_POISON */
+#define SEAM_SQL_NO_INBOX (-3)   /* the consumer has no inbox configured */
+
 #define SEAM_API_HAS(api, field)                                               \
         ((api)->struct_size >=                                                 \
          offsetof(struct seam_host_api, field) + sizeof((api)->field))
