@@ -8,7 +8,7 @@ set -euo pipefail
 
 what=${1:-build}
 build_pkgs=(build-essential cmake pkg-config librdkafka-dev libavro-dev libyaml-dev
-            libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev
+            libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev libpq-dev
             liblmdb-dev)
 test_pkgs=(clang libclang-rt-14-dev kcat python3-venv python3-pip python3-yaml prometheus postgresql curl
            ca-certificates procps)

@@ -475,6 +475,7 @@ static void assign(struct seam_instance *inst, const rd_kafka_topic_partition_li
 }
 
 struct db_offsets {
+        struct seam_instance *inst;
         rd_kafka_topic_partition_list_t *parts;
         int applied;
 };
@@ -483,7 +484,10 @@ static void db_offset(void *arg, const char *topic, int32_t partition, int64_t n
 {
         struct db_offsets *d = arg;
         rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(d->parts, topic, partition);
-        if (p) {
+        struct lane *lane = seam_lane_table_find(&d->inst->lanes, topic, partition);
+        /* Only ahead of Kafka's commit: a lower database offset would re-run
+         * messages that were dead-lettered (the inbox never saw them). */
+        if (p && lane && next_offset > lane->committed) {
                 p->offset = next_offset;
                 d->applied++;
         }
@@ -494,11 +498,16 @@ static void db_offset(void *arg, const char *topic, int32_t partition, int64_t n
  * each partition from the database's offset when it has one. */
 static void apply_db_offsets(struct seam_instance *inst, rd_kafka_topic_partition_list_t *parts)
 {
-        struct db_offsets d = {parts, 0};
+        struct db_offsets d = {inst, parts, 0};
+        /* Lanes are only touched by the poll thread (this one) and workers,
+         * which do not look at `committed`: read it under the lock. */
+        pthread_mutex_lock(&inst->lock);
         char err[512];
         struct seam_log_ctx lc = inst_log_ctx(inst);
-        if (seam_inbox_load_offsets(inst->dedup, inst->cc->group_id, db_offset, &d, err,
-                                    sizeof(err))) {
+        int rc = seam_inbox_load_offsets(inst->dedup, inst->cc->group_id, db_offset, &d, err,
+                                         sizeof(err));
+        pthread_mutex_unlock(&inst->lock);
+        if (rc) {
                 seam_log(SEAM_LOG_WARN, &lc,
                          "could not read offsets stored by the inbox (%s); starting from the "
                          "group's committed offsets (the inbox still skips what was applied)",

@@ -305,8 +305,7 @@ static int valid_db_name(const char *t)
                 return 0;
         for (const char *p = t; *p; p++)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
-                      *p == '-'))
+                      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
                         return 0;
         return 1;
 }
@@ -336,7 +335,7 @@ int seam_dedup_embedded_open(const struct seam_dedup_options *opts,
         if (!valid_db_name(table)) {
                 set_err(err, errlen,
                         "dedup: table name \"%s\" must be 1-64 characters of "
-                        "[A-Za-z0-9_.-]",
+                        "[A-Za-z0-9_-] (\".\" is taken by <table>.by_time)",
                         table);
                 return SEAM_ERR_INVALID;
         }

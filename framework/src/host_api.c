@@ -266,7 +266,9 @@ static int sql_result(const seam_msg *msg, int rc, const char *err)
         char reason[600];
         snprintf(reason, sizeof(reason), "sql: %s", err);
         api_msg_set_error(msg, reason);
-        return rc == SEAM_ERR_INVALID ? SEAM_SQL_INVALID : SEAM_SQL_TRANSIENT;
+        return rc == SEAM_ERR_INVALID ? SEAM_SQL_INVALID
+               : rc == SEAM_ERR_FATAL ? SEAM_SQL_FATAL
+                                      : SEAM_SQL_TRANSIENT;
 }
 
 static int api_sql_exec(const seam_msg *msg, const char *sql, int nparams,

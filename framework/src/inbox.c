@@ -65,13 +65,12 @@ static void finish(struct seam_inbox_tx *tx, int rollback)
         free(tx);
 }
 
-/* Record a failed statement: classify, keep the reason, and note whether
- * the connection is gone (then nothing more is sent on it). */
+/* Record a failed statement: classify it and keep the reason. Whether the
+ * connection survived is looked at when the transaction ends (finish). */
 static int fail(struct seam_inbox_tx *tx, const PGresult *r, const char *what,
                 char *err, size_t errlen)
 {
-        int broken = 0;
-        int rc = seam_pg_classify(tx->conn, r, what, &broken, tx->reason,
+        int rc = seam_pg_classify(tx->conn, r, what, NULL, tx->reason,
                                   sizeof(tx->reason));
         tx->failed = rc;
         set_err(err, errlen, "%s", tx->reason);

@@ -28,6 +28,12 @@ static void run_inbox(const struct seam_pipeline *p, struct seam_msg *m, struct 
         int rc = seam_inbox_begin(p->dedup, p->scope, m->idempotency_key, seam_wall_ms(), &tx, &dup,
                                   err, sizeof(err));
         seam_histogram_observe(p->check_latency, (double)(seam_mono_ns() - t0) / 1e9);
+        if (rc == SEAM_ERR_INVALID) {
+                out->result = SEAM_POISON; /* the key itself is unusable */
+                out->poison_class = "decode";
+                snprintf(out->message, sizeof(out->message), "idempotency key: %s", err);
+                return;
+        }
         if (rc) {
                 transient(out, "dedup", "inbox: %s", err);
                 return;
@@ -63,6 +69,12 @@ static void run_deduplicated(const struct seam_pipeline *p, struct seam_msg *m, 
         int64_t t0 = seam_mono_ns();
         int c = seam_dedup_claim(p->dedup, p->scope, m->idempotency_key, err, sizeof(err));
         seam_histogram_observe(p->check_latency, (double)(seam_mono_ns() - t0) / 1e9);
+        if (c == SEAM_ERR_INVALID) {
+                out->result = SEAM_POISON; /* the key itself is unusable */
+                out->poison_class = "decode";
+                snprintf(out->message, sizeof(out->message), "idempotency key: %s", err);
+                return;
+        }
         if (c < 0) {
                 transient(out, "dedup", "idempotency store: %s", err);
                 return;
@@ -122,7 +134,8 @@ void seam_pipeline_run(const struct seam_pipeline *p, struct seam_msg *m,
                 run_deduplicated(p, m, reprocess, out);
         else
                 out->result = p->def->handle(p->plugin_state, m);
-        if (out->result == SEAM_TRANSIENT || out->result == SEAM_DUPLICATE)
+        if (out->result == SEAM_TRANSIENT || out->result == SEAM_DUPLICATE ||
+            (out->result == SEAM_POISON && out->poison_class))
                 return;
         out->poison_class = "handler";
         snprintf(out->message, sizeof(out->message), "%s", m->error ? m->error : "no reason given");

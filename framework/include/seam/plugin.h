@@ -185,6 +185,8 @@ struct seam_host_api {
 #define SEAM_SQL_TRANSIENT (-1)  /* connection lost, deadlock: return SEAM_RETRY */
 #define SEAM_SQL_INVALID (-2)    /* the data was refused (constraint): SEAM_POISON */
 #define SEAM_SQL_NO_INBOX (-3)   /* the consumer has no inbox configured */
+#define SEAM_SQL_FATAL (-4)      /* wrong whatever the data (syntax, missing table,
+                                    permission): SEAM_FATAL */
 
 #define SEAM_API_HAS(api, field)                                               \
         ((api)->struct_size >=                                                 \
