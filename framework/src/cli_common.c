@@ -1,6 +1,8 @@
 #include "cli_common.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "err.h"
 #include "log.h"
@@ -30,5 +32,26 @@ int seam_cli_setup_log(const struct seam_config *cfg, const char *format, const 
                 return SEAM_EXIT_USAGE;
         }
         seam_log_setup(f, l);
+        return 0;
+}
+
+int seam_cli_parse_long(const char *s, long min, long max, long *out)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < min || v > max)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+int seam_cli_append(const char ***arr, size_t *n, const char *v)
+{
+        const char **a = realloc(*arr, (*n + 1) * sizeof(*a));
+        if (!a)
+                return -1;
+        a[(*n)++] = v;
+        *arr = a;
         return 0;
 }

@@ -14,4 +14,9 @@ int seam_cli_load_config(const char *path, struct seam_config **out);
  * code (0 ok). */
 int seam_cli_setup_log(const struct seam_config *cfg, const char *format, const char *level);
 
+/* A decimal integer in min..max, the whole string; 0 or -1. */
+int seam_cli_parse_long(const char *s, long min, long max, long *out);
+/* Appends a borrowed string to a growing array (repeated options); 0 or -1. */
+int seam_cli_append(const char ***arr, size_t *n, const char *v);
+
 #endif

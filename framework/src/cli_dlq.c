@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "clock.h"
 #include "dlq_record.h"
 #include "err.h"
@@ -355,27 +356,6 @@ static void format_time(int64_t ms, int millis, char *buf, size_t size)
 
 /* ---- options ------------------------------------------------------------- */
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (errno || end == s || *end || v < min || v > max)
-                return -1;
-        *out = v;
-        return 0;
-}
-
-static int append(const char ***arr, size_t *n, const char *v)
-{
-        const char **a = realloc(*arr, (*n + 1) * sizeof(*a));
-        if (!a)
-                return -1;
-        a[(*n)++] = v;
-        *arr = a;
-        return 0;
-}
-
 static int add_prop(struct opts *o, const char *kv)
 {
         const char *eq = strchr(kv, '=');
@@ -464,7 +444,7 @@ static int parse(int argc, char **argv, struct opts *o)
                                          "decode, handler, retries_exhausted, unknown",
                                          optarg);
                                 bad = why;
-                        } else if (append(&o->classes, &o->class_count, optarg)) {
+                        } else if (seam_cli_append(&o->classes, &o->class_count, optarg)) {
                                 bad = "out of memory";
                         }
                         break;
@@ -472,7 +452,7 @@ static int parse(int argc, char **argv, struct opts *o)
                 case 'C':
                         if (!*optarg)
                                 bad = "--consumer takes a consumer name";
-                        else if (append(&o->consumers, &o->consumer_count, optarg))
+                        else if (seam_cli_append(&o->consumers, &o->consumer_count, optarg))
                                 bad = "out of memory";
                         break;
                 case 's':
@@ -487,11 +467,11 @@ static int parse(int argc, char **argv, struct opts *o)
                         *(c == 's' ? &o->has_since : &o->has_until) = 1;
                         break;
                 case 'p':
-                        if (parse_long(optarg, 0, INT32_MAX, &o->partition))
+                        if (seam_cli_parse_long(optarg, 0, INT32_MAX, &o->partition))
                                 bad = "--partition takes a partition number";
                         break;
                 case 'l':
-                        if (parse_long(optarg, 1, 1000000000L, &o->limit))
+                        if (seam_cli_parse_long(optarg, 1, 1000000000L, &o->limit))
                                 bad = "--limit takes a number of records >= 1";
                         break;
                 case 'j':
@@ -500,7 +480,7 @@ static int parse(int argc, char **argv, struct opts *o)
                         o->json = 1;
                         break;
                 case 'T':
-                        if (parse_long(optarg, 100, 600000, &o->timeout_ms))
+                        if (seam_cli_parse_long(optarg, 100, 600000, &o->timeout_ms))
                                 bad = "--timeout-ms takes 100..600000";
                         break;
                 case 't':
@@ -513,7 +493,7 @@ static int parse(int argc, char **argv, struct opts *o)
                 case 'm':
                         if (!o->replay)
                                 bad = "--max-replays goes with seam dlq replay";
-                        else if (parse_long(optarg, 0, 1000000L, &o->max_replays))
+                        else if (seam_cli_parse_long(optarg, 0, 1000000L, &o->max_replays))
                                 bad = "--max-replays takes 0..1000000";
                         break;
                 case 'g':

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_common.h"
 #include "clock.h"
 #include "err.h"
 #include "group_lag.h"
@@ -107,27 +108,6 @@ static void opts_free(struct opts *o)
         free(o->topics);
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (errno || end == s || *end || v < min || v > max)
-                return -1;
-        *out = v;
-        return 0;
-}
-
-static int append(const char ***arr, size_t *n, const char *v)
-{
-        const char **a = realloc(*arr, (*n + 1) * sizeof(*a));
-        if (!a)
-                return -1;
-        a[(*n)++] = v;
-        *arr = a;
-        return 0;
-}
-
 /* -X key=value into the NULL-terminated pair list. */
 static int add_prop(struct opts *o, const char *kv, const char *cmd)
 {
@@ -183,14 +163,14 @@ static int parse(int argc, char **argv, int exporter, struct opts *o)
                 case 'g':
                         if (!*optarg)
                                 bad = "--group takes a group id";
-                        else if (append(&o->groups, &o->group_count, optarg))
+                        else if (seam_cli_append(&o->groups, &o->group_count, optarg))
                                 bad = "out of memory";
                         break;
                 case 'b': o->bootstrap = optarg; break;
                 case 't':
                         if (!*optarg)
                                 bad = "--topic takes a topic name";
-                        else if (append(&o->topics, &o->topic_count, optarg))
+                        else if (seam_cli_append(&o->topics, &o->topic_count, optarg))
                                 bad = "out of memory";
                         break;
                 case 'X':
@@ -203,7 +183,7 @@ static int parse(int argc, char **argv, int exporter, struct opts *o)
                         o->json = 1;
                         break;
                 case 'T':
-                        if (parse_long(optarg, 100, 600000, &o->timeout_ms))
+                        if (seam_cli_parse_long(optarg, 100, 600000, &o->timeout_ms))
                                 bad = "--timeout-ms takes 100..600000";
                         break;
                 case 'L':
@@ -214,7 +194,7 @@ static int parse(int argc, char **argv, int exporter, struct opts *o)
                 case 'I':
                         if (!exporter)
                                 bad = "--interval-ms goes with seam lag-exporter";
-                        else if (parse_long(optarg, 100, 86400000, &o->interval_ms))
+                        else if (seam_cli_parse_long(optarg, 100, 86400000, &o->interval_ms))
                                 bad = "--interval-ms takes 100..86400000";
                         break;
                 case 'F': o->log_format = optarg; break;
@@ -670,7 +650,7 @@ static int parse_listen(const char *s, char *host, size_t hostlen, int *port)
 {
         const char *colon = strrchr(s, ':');
         long p;
-        if (!colon || parse_long(colon + 1, 0, 65535, &p))
+        if (!colon || seam_cli_parse_long(colon + 1, 0, 65535, &p))
                 return -1;
         const char *h = s;
         size_t n = (size_t)(colon - s);

@@ -16,6 +16,7 @@
 
 #include "avro_decode.h"
 #include "cli.h"
+#include "cli_common.h"
 #include "err.h"
 #include "log.h"
 #include "registry.h"
@@ -361,16 +362,6 @@ static int run_get(struct opts *o)
         return SCHEMA_EXIT_OK;
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-        char *end = NULL;
-        long v = strtol(s, &end, 10);
-        if (!*s || *end || v < min || v > max)
-                return -1;
-        *out = v;
-        return 0;
-}
-
 int seam_cli_schema(int argc, char **argv)
 {
         /* argv[0] is "schema", argv[1] the action. */
@@ -423,17 +414,17 @@ int seam_cli_schema(int argc, char **argv)
                 case 'C': o.ca_file = optarg; break;
                 case 'k': o.insecure = 1; break;
                 case 't':
-                        if (parse_long(optarg, 1, 600000, &o.timeout_ms))
+                        if (seam_cli_parse_long(optarg, 1, 600000, &o.timeout_ms))
                                 code = usage_error("--timeout-ms takes 1..600000");
                         break;
                 case 'i':
-                        if (parse_long(optarg, 0, UINT32_MAX, &o.id))
+                        if (seam_cli_parse_long(optarg, 0, UINT32_MAX, &o.id))
                                 code = usage_error("--id takes a schema id 0..4294967295");
                         break;
                 case 'v':
                         if (!strcmp(optarg, "latest"))
                                 o.version = -1;
-                        else if (parse_long(optarg, 1, INT32_MAX, &o.version))
+                        else if (seam_cli_parse_long(optarg, 1, INT32_MAX, &o.version))
                                 code = usage_error("--version takes a number >= 1 or latest");
                         break;
                 case 'c': o.cache_dir = optarg; break;

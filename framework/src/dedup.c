@@ -44,39 +44,26 @@ struct seam_dedup {
         pthread_mutex_t flush_mu;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-        if (!err || !errlen)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-}
-
 int seam_dedup_check_key(const char *scope, const char *key, char *err,
                          size_t errlen)
 {
         if (!scope || !*scope) {
-                set_err(err, errlen, "dedup: empty scope (consumer group)");
+                seam_errf(err, errlen, "dedup: empty scope (consumer group)");
                 return SEAM_ERR_INVALID;
         }
         if (strnlen(scope, SEAM_DEDUP_MAX_SCOPE + 1) > SEAM_DEDUP_MAX_SCOPE) {
-                set_err(err, errlen, "dedup: scope longer than %d bytes",
+                seam_errf(err, errlen, "dedup: scope longer than %d bytes",
                         SEAM_DEDUP_MAX_SCOPE);
                 return SEAM_ERR_INVALID;
         }
         /* An empty key would make every message without one a duplicate of
          * the first: refuse it rather than skip messages. */
         if (!key || !*key) {
-                set_err(err, errlen, "dedup: empty idempotency key");
+                seam_errf(err, errlen, "dedup: empty idempotency key");
                 return SEAM_ERR_INVALID;
         }
         if (strnlen(key, SEAM_DEDUP_MAX_KEY + 1) > SEAM_DEDUP_MAX_KEY) {
-                set_err(err, errlen,
+                seam_errf(err, errlen,
                         "dedup: idempotency key longer than %d bytes",
                         SEAM_DEDUP_MAX_KEY);
                 return SEAM_ERR_INVALID;
@@ -89,17 +76,17 @@ int seam_dedup_open(const struct seam_dedup_options *opts,
 {
         *out = NULL;
         if (!opts) {
-                set_err(err, errlen, "dedup: no options");
+                seam_errf(err, errlen, "dedup: no options");
                 return SEAM_ERR_INVALID;
         }
         if (opts->retention_ms < 0) {
-                set_err(err, errlen, "dedup: retention_ms must be >= 0 (0: "
+                seam_errf(err, errlen, "dedup: retention_ms must be >= 0 (0: "
                                      "the default of 7 days)");
                 return SEAM_ERR_INVALID;
         }
         struct seam_dedup *d = calloc(1, sizeof(*d));
         if (!d) {
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         d->type = opts->type;
@@ -109,7 +96,7 @@ int seam_dedup_open(const struct seam_dedup_options *opts,
         d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
         if (!d->buckets) {
                 free(d);
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         pthread_mutex_init(&d->mu, NULL);
@@ -125,7 +112,7 @@ int seam_dedup_open(const struct seam_dedup_options *opts,
                 rc = seam_dedup_pg_open(opts, &d->ops, &d->impl, err, errlen);
                 break;
         default:
-                set_err(err, errlen, "dedup: unknown store type %d",
+                seam_errf(err, errlen, "dedup: unknown store type %d",
                         (int)opts->type);
                 rc = SEAM_ERR_INVALID;
         }
@@ -317,7 +304,7 @@ int seam_dedup_claim(struct seam_dedup *d, const char *scope, const char *key,
         struct claim *c = malloc(sizeof(*c) + sl + 1 + kl + 1);
         if (!c) {
                 pthread_mutex_unlock(&d->mu);
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         c->hash = h;
@@ -364,7 +351,7 @@ int seam_dedup_claim_batch(struct seam_dedup *d, const char *scope,
                 free(ask);
                 free(pos);
                 free(seen);
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         size_t sl = strlen(scope), m = 0;
@@ -381,7 +368,7 @@ int seam_dedup_claim_batch(struct seam_dedup *d, const char *scope,
                 }
                 struct claim *c = malloc(sizeof(*c) + sl + 1 + kl + 1);
                 if (!c) {
-                        set_err(err, errlen, "dedup: out of memory");
+                        seam_errf(err, errlen, "dedup: out of memory");
                         rc = SEAM_ERR_NOMEM;
                         break;
                 }
@@ -473,7 +460,7 @@ int seam_dedup_flush(struct seam_dedup *d, int64_t now_ms, char *err,
         if (d->pending && !batch) {
                 pthread_mutex_unlock(&d->mu);
                 pthread_mutex_unlock(&d->flush_mu);
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         for (size_t i = 0; i < d->nbuckets; i++)
@@ -487,7 +474,7 @@ int seam_dedup_flush(struct seam_dedup *d, int64_t now_ms, char *err,
         int rc = 0;
         const char **keys = n ? malloc(FLUSH_CHUNK * sizeof(*keys)) : NULL;
         if (n && !keys) {
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 rc = SEAM_ERR_NOMEM;
         }
         /* FLUSHING entries are only touched by this flush, so their data can

@@ -57,19 +57,6 @@ struct emb_store {
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct emb_store *open_list;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-        if (!err || !errlen)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-}
-
 /* LMDB errors that may pass (space freed by expiry, an operator, readers
  * finishing) are TRANSIENT; a corrupt or foreign file is not. */
 static int map_rc(struct emb_store *s, int rc, const char *what, char *err,
@@ -77,13 +64,13 @@ static int map_rc(struct emb_store *s, int rc, const char *what, char *err,
 {
         switch (rc) {
         case MDB_MAP_FULL:
-                set_err(err, errlen,
+                seam_errf(err, errlen,
                         "dedup store %s is full (max_bytes %lld): expire old "
                         "marks or raise max_bytes",
                         s->path, (long long)s->map_bytes);
                 return SEAM_ERR_TRANSIENT;
         case ENOMEM:
-                set_err(err, errlen, "dedup store %s: %s: out of memory",
+                seam_errf(err, errlen, "dedup store %s: %s: out of memory",
                         s->path, what);
                 return SEAM_ERR_NOMEM;
         case MDB_READERS_FULL:
@@ -94,11 +81,11 @@ static int map_rc(struct emb_store *s, int rc, const char *what, char *err,
         case EAGAIN:
         case EINTR:
         case EDQUOT:
-                set_err(err, errlen, "dedup store %s: %s: %s", s->path, what,
+                seam_errf(err, errlen, "dedup store %s: %s: %s", s->path, what,
                         mdb_strerror(rc));
                 return SEAM_ERR_TRANSIENT;
         default:
-                set_err(err, errlen, "dedup store %s: %s: %s", s->path, what,
+                seam_errf(err, errlen, "dedup store %s: %s: %s", s->path, what,
                         mdb_strerror(rc));
                 return SEAM_ERR_IO;
         }
@@ -328,25 +315,25 @@ int seam_dedup_embedded_open(const struct seam_dedup_options *opts,
 {
         const char *table = opts->table ? opts->table : SEAM_DEDUP_DEFAULT_TABLE;
         if (!opts->path || !*opts->path) {
-                set_err(err, errlen, "dedup: the embedded store needs a file "
+                seam_errf(err, errlen, "dedup: the embedded store needs a file "
                                      "path");
                 return SEAM_ERR_INVALID;
         }
         if (!valid_db_name(table)) {
-                set_err(err, errlen,
+                seam_errf(err, errlen,
                         "dedup: table name \"%s\" must be 1-64 characters of "
                         "[A-Za-z0-9_-] (\".\" is taken by <table>.by_time)",
                         table);
                 return SEAM_ERR_INVALID;
         }
         if (opts->max_bytes < 0) {
-                set_err(err, errlen, "dedup: max_bytes must be >= 0");
+                seam_errf(err, errlen, "dedup: max_bytes must be >= 0");
                 return SEAM_ERR_INVALID;
         }
         struct emb_store *s = calloc(1, sizeof(*s));
         if (!s || !(s->path = strdup(opts->path))) {
                 free(s);
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         s->map_bytes = opts->max_bytes ? opts->max_bytes : DEFAULT_MAP_BYTES;
@@ -355,7 +342,7 @@ int seam_dedup_embedded_open(const struct seam_dedup_options *opts,
         int rc = 0, ret = 0;
         MDB_txn *txn = NULL;
         if (already_open(s->path)) {
-                set_err(err, errlen,
+                seam_errf(err, errlen,
                         "dedup store %s is already open in this process (share "
                         "one handle)",
                         s->path);
@@ -366,7 +353,7 @@ int seam_dedup_embedded_open(const struct seam_dedup_options *opts,
             (rc = mdb_env_set_maxdbs(s->env, 2)) != 0 ||
             (rc = mdb_env_set_maxreaders(s->env, MAX_READERS)) != 0 ||
             (rc = mdb_env_set_mapsize(s->env, (size_t)s->map_bytes)) != 0) {
-                set_err(err, errlen, "dedup store %s: %s", s->path,
+                seam_errf(err, errlen, "dedup store %s: %s", s->path,
                         mdb_strerror(rc));
                 ret = SEAM_ERR_IO;
                 goto error;
@@ -377,13 +364,13 @@ int seam_dedup_embedded_open(const struct seam_dedup_options *opts,
         if (rc != 0) {
                 if (rc == EACCES || rc == EROFS || rc == ENOENT ||
                     rc == ENOTDIR || rc == EPERM)
-                        set_err(err, errlen,
+                        seam_errf(err, errlen,
                                 "cannot open dedup store %s: %s (its folder "
                                 "must exist and be writable: LMDB also "
                                 "creates %s-lock there)",
                                 s->path, mdb_strerror(rc), s->path);
                 else
-                        set_err(err, errlen, "cannot open dedup store %s: %s",
+                        seam_errf(err, errlen, "cannot open dedup store %s: %s",
                                 s->path, mdb_strerror(rc));
                 ret = SEAM_ERR_IO;
                 goto error;
@@ -412,7 +399,7 @@ int seam_dedup_embedded_open(const struct seam_dedup_options *opts,
         }
         struct stat st;
         if (stat(s->path, &st) != 0) {
-                set_err(err, errlen, "dedup store %s: %s", s->path,
+                seam_errf(err, errlen, "dedup store %s: %s", s->path,
                         strerror(errno));
                 ret = SEAM_ERR_IO;
                 goto error;

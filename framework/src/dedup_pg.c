@@ -86,19 +86,6 @@ struct seam_pg_store {
         char sql_load_offsets[SQL_MAX];
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-        if (!err || !errlen)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-}
-
 /* libpq messages end with a newline and may hold several lines. */
 static void copy_msg(char *dst, size_t n, const char *src)
 {
@@ -154,10 +141,10 @@ int seam_pg_classify(struct pg_conn *conn, const struct pg_result *res,
                  * permission, feature not supported */
                 code = SEAM_ERR_FATAL;
         if (constraint)
-                set_err(err, errlen, "%s: %s (SQLSTATE %s, constraint %s)",
+                seam_errf(err, errlen, "%s: %s (SQLSTATE %s, constraint %s)",
                         what, msg, st ? st : "none", constraint);
         else
-                set_err(err, errlen, "%s: %s (SQLSTATE %s)", what, msg,
+                seam_errf(err, errlen, "%s: %s (SQLSTATE %s)", what, msg,
                         st ? st : "none");
         return code;
 }
@@ -190,13 +177,13 @@ static PGconn *pg_connect(const char *dsn, char *err, size_t errlen)
                               NULL};
         PGconn *c = PQconnectdbParams(keys, vals, 1);
         if (!c) {
-                set_err(err, errlen, "dedup postgres: out of memory");
+                seam_errf(err, errlen, "dedup postgres: out of memory");
                 return NULL;
         }
         if (PQstatus(c) != CONNECTION_OK) {
                 char msg[512];
                 copy_msg(msg, sizeof(msg), PQerrorMessage(c));
-                set_err(err, errlen, "dedup postgres: cannot connect: %s", msg);
+                seam_errf(err, errlen, "dedup postgres: cannot connect: %s", msg);
                 PQfinish(c);
                 return NULL;
         }
@@ -271,7 +258,7 @@ int seam_pg_acquire(struct seam_pg_store *s, struct seam_pg_slot **out,
                 if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) ==
                     ETIMEDOUT) {
                         pthread_mutex_unlock(&s->mu);
-                        set_err(err, errlen,
+                        seam_errf(err, errlen,
                                 "dedup postgres: all %d connections stayed "
                                 "busy for %d s (raise pool_size)",
                                 s->max, POOL_WAIT_MS / 1000);
@@ -294,7 +281,7 @@ int seam_pg_acquire(struct seam_pg_store *s, struct seam_pg_slot **out,
         int rc = 0;
         slot = calloc(1, sizeof(*slot));
         if (!slot) {
-                set_err(err, errlen, "dedup postgres: out of memory");
+                seam_errf(err, errlen, "dedup postgres: out of memory");
                 rc = SEAM_ERR_NOMEM;
         } else if (!(slot->conn = pg_connect(s->dsn, err, errlen))) {
                 rc = SEAM_ERR_TRANSIENT;
@@ -426,7 +413,7 @@ static int pg_seen_batch(void *impl, const char *scope,
         size_t alen;
         unsigned char *arr = bytea_array(keys, n, &alen);
         if (!arr) {
-                set_err(err, errlen, "dedup postgres: out of memory");
+                seam_errf(err, errlen, "dedup postgres: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         const char *vals[2] = {scope, (const char *)arr};
@@ -455,7 +442,7 @@ static int pg_mark(void *impl, const char *scope, const char *const *keys,
         struct seam_pg_store *s = impl;
         const char **sorted = malloc(n * sizeof(*sorted));
         if (!sorted) {
-                set_err(err, errlen, "dedup postgres: out of memory");
+                seam_errf(err, errlen, "dedup postgres: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         memcpy(sorted, keys, n * sizeof(*sorted));
@@ -464,7 +451,7 @@ static int pg_mark(void *impl, const char *scope, const char *const *keys,
         unsigned char *arr = bytea_array(sorted, n, &alen);
         free(sorted);
         if (!arr) {
-                set_err(err, errlen, "dedup postgres: out of memory");
+                seam_errf(err, errlen, "dedup postgres: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         char now[24];
@@ -607,19 +594,19 @@ int seam_dedup_pg_open(const struct seam_dedup_options *opts,
         char schema[80];
         const char *name;
         if (!opts->dsn) {
-                set_err(err, errlen, "dedup: the postgres store needs a dsn "
+                seam_errf(err, errlen, "dedup: the postgres store needs a dsn "
                                      "(libpq conninfo)");
                 return SEAM_ERR_INVALID;
         }
         if (!parse_table(table, schema, sizeof(schema), &name)) {
-                set_err(err, errlen,
+                seam_errf(err, errlen,
                         "dedup: table \"%s\" must be [schema.]name with "
                         "lower-case [a-z_][a-z0-9_]* parts (name at most 50)",
                         table);
                 return SEAM_ERR_INVALID;
         }
         if (opts->pool_size < 0) {
-                set_err(err, errlen, "dedup: pool_size must be >= 0");
+                seam_errf(err, errlen, "dedup: pool_size must be >= 0");
                 return SEAM_ERR_INVALID;
         }
         char *perr = NULL;
@@ -628,7 +615,7 @@ int seam_dedup_pg_open(const struct seam_dedup_options *opts,
                 char msg[256];
                 copy_msg(msg, sizeof(msg), perr ? perr : "out of memory");
                 PQfreemem(perr);
-                set_err(err, errlen, "dedup: invalid dsn: %s", msg);
+                seam_errf(err, errlen, "dedup: invalid dsn: %s", msg);
                 return SEAM_ERR_INVALID;
         }
         PQconninfoFree(ci);
@@ -636,7 +623,7 @@ int seam_dedup_pg_open(const struct seam_dedup_options *opts,
         struct seam_pg_store *s = calloc(1, sizeof(*s));
         if (!s || !(s->dsn = strdup(opts->dsn))) {
                 free(s);
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         pthread_mutex_init(&s->mu, NULL);
@@ -684,7 +671,7 @@ int seam_dedup_pg_open(const struct seam_dedup_options *opts,
         struct seam_pg_slot *slot = calloc(1, sizeof(*slot));
         int rc = 0;
         if (!slot) {
-                set_err(err, errlen, "dedup: out of memory");
+                seam_errf(err, errlen, "dedup: out of memory");
                 rc = SEAM_ERR_NOMEM;
         } else if (!(slot->conn = pg_connect(s->dsn, err, errlen))) {
                 rc = SEAM_ERR_TRANSIENT;

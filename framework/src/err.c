@@ -1,5 +1,8 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *seam_err_str(int err)
 {
         switch ((seam_err)err) {
@@ -32,4 +35,14 @@ int seam_err_exit_code(int err)
         case SEAM_ERR_FATAL: return SEAM_EXIT_FATAL;
         default: return SEAM_EXIT_RUNTIME;
         }
+}
+
+void seam_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+        if (!err || !errlen)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
 }

@@ -3,6 +3,8 @@
 #ifndef SEAM_ERR_H
 #define SEAM_ERR_H
 
+#include <stddef.h>
+
 typedef enum seam_err {
         SEAM_ERR_NONE = 0,
         SEAM_ERR_USAGE = -1,     /* bad command line */
@@ -20,6 +22,10 @@ typedef enum seam_err {
 } seam_err;
 
 const char *seam_err_str(int err);
+
+/* printf into an error buffer; does nothing when err is NULL or errlen 0. */
+void seam_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Process exit codes, documented in the README: distinct per failure kind so
  * an operator (or Kubernetes) can tell them apart. */

@@ -28,23 +28,10 @@ struct seam_inbox_tx {
         char reason[256]; /* and why, repeated by later calls */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-        if (!err || !errlen)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-}
-
 static int need_pg(struct seam_dedup *d, char *err, size_t errlen)
 {
         if (!d || seam_dedup_get_type(d) != SEAM_DEDUP_POSTGRES) {
-                set_err(err, errlen, "inbox: needs a postgres dedup store");
+                seam_errf(err, errlen, "inbox: needs a postgres dedup store");
                 return SEAM_ERR_INVALID;
         }
         return 0;
@@ -73,18 +60,18 @@ static int fail(struct seam_inbox_tx *tx, const PGresult *r, const char *what,
         int rc = seam_pg_classify(tx->conn, r, what, NULL, tx->reason,
                                   sizeof(tx->reason));
         tx->failed = rc;
-        set_err(err, errlen, "%s", tx->reason);
+        seam_errf(err, errlen, "%s", tx->reason);
         return rc;
 }
 
 static int check_open(struct seam_inbox_tx *tx, char *err, size_t errlen)
 {
         if (!tx) {
-                set_err(err, errlen, "inbox: no transaction");
+                seam_errf(err, errlen, "inbox: no transaction");
                 return SEAM_ERR_INVALID;
         }
         if (tx->failed) {
-                set_err(err, errlen, "inbox: transaction already failed: %s",
+                seam_errf(err, errlen, "inbox: transaction already failed: %s",
                         tx->reason);
                 return tx->failed;
         }
@@ -105,7 +92,7 @@ int seam_inbox_begin(struct seam_dedup *pg, const char *scope,
                 return rc;
         struct seam_inbox_tx *t = calloc(1, sizeof(*t));
         if (!t) {
-                set_err(err, errlen, "inbox: out of memory");
+                seam_errf(err, errlen, "inbox: out of memory");
                 return SEAM_ERR_NOMEM;
         }
         t->store = seam_dedup_impl(pg);
@@ -159,7 +146,7 @@ static int exec_params(struct seam_inbox_tx *tx, const char *sql, int nparams,
         if (rc != 0)
                 return rc;
         if (!sql || nparams < 0 || (nparams > 0 && !params)) {
-                set_err(err, errlen, "inbox: no statement or parameters");
+                seam_errf(err, errlen, "inbox: no statement or parameters");
                 return SEAM_ERR_INVALID;
         }
         PGresult *r = PQexecParams(tx->conn, sql, nparams, NULL, params, NULL,
@@ -178,7 +165,7 @@ static int exec_params(struct seam_inbox_tx *tx, const char *sql, int nparams,
                          "inbox: the statement ended the inbox transaction "
                          "(COMMIT/ROLLBACK are the host's)");
                 tx->failed = SEAM_ERR_FATAL;
-                set_err(err, errlen, "%s", tx->reason);
+                seam_errf(err, errlen, "%s", tx->reason);
                 return SEAM_ERR_FATAL;
         }
         *out = r;
@@ -223,7 +210,7 @@ int seam_inbox_query_value(struct seam_inbox_tx *tx, const char *sql,
                                  "%zu",
                                  len, outlen);
                         tx->failed = SEAM_ERR_INVALID;
-                        set_err(err, errlen, "%s", tx->reason);
+                        seam_errf(err, errlen, "%s", tx->reason);
                         return SEAM_ERR_INVALID;
                 }
                 memcpy(out, PQgetvalue(r, 0, 0), (size_t)len + 1);
@@ -242,7 +229,7 @@ int seam_inbox_store_offset(struct seam_inbox_tx *tx, const char *group,
                 return rc;
         if (!group || !*group || !topic || !*topic || partition < 0 ||
             next_offset < 0) {
-                set_err(err, errlen, "inbox: store_offset needs a group, a "
+                seam_errf(err, errlen, "inbox: store_offset needs a group, a "
                                      "topic and non-negative numbers");
                 return SEAM_ERR_INVALID;
         }
@@ -275,7 +262,7 @@ int seam_inbox_commit(struct seam_inbox_tx *tx, char *err, size_t errlen)
         } else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
                 /* The server answers ROLLBACK to the COMMIT of a failed
                  * transaction. */
-                set_err(err, errlen, "inbox: COMMIT was answered with %s",
+                seam_errf(err, errlen, "inbox: COMMIT was answered with %s",
                         PQcmdStatus(r));
                 rc = SEAM_ERR_TRANSIENT;
         }
@@ -299,7 +286,7 @@ int seam_inbox_load_offsets(struct seam_dedup *pg, const char *group,
         if (rc != 0)
                 return rc;
         if (!group || !*group) {
-                set_err(err, errlen, "inbox: load_offsets needs a group");
+                seam_errf(err, errlen, "inbox: load_offsets needs a group");
                 return SEAM_ERR_INVALID;
         }
         struct seam_pg_store *s = seam_dedup_impl(pg);

@@ -81,19 +81,6 @@ struct seam_registry {
  * serialized; they happen once per id. */
 static pthread_mutex_t avro_parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-        if (!err || !errlen)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-}
-
 void seam_registry_options_init(struct seam_registry_options *opts)
 {
         memset(opts, 0, sizeof(*opts));
@@ -118,7 +105,7 @@ int seam_schema_new(uint32_t id, const char *json, size_t json_len,
                 free(s);
                 free(text);
                 free(r);
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         memcpy(text, json, json_len);
@@ -135,7 +122,7 @@ int seam_schema_new(uint32_t id, const char *json, size_t json_len,
                 s->ref_count = i + 1;
                 if (!r[i].subject) {
                         seam_schema_free(s);
-                        set_err(err, errlen, "out of memory");
+                        seam_errf(err, errlen, "out of memory");
                         return SEAM_ERR_NOMEM;
                 }
         }
@@ -148,7 +135,7 @@ int seam_schema_new(uint32_t id, const char *json, size_t json_len,
          * different parsers. */
         if (memchr(json, '\0', json_len)) {
                 seam_schema_free(s);
-                set_err(err, errlen, "schema text contains a NUL byte");
+                seam_errf(err, errlen, "schema text contains a NUL byte");
                 return SEAM_ERR_INVALID;
         }
         struct seam_avro_schema *parsed = NULL;
@@ -158,7 +145,7 @@ int seam_schema_new(uint32_t id, const char *json, size_t json_len,
         pthread_mutex_unlock(&avro_parse_lock);
         if (prc != 0) {
                 seam_schema_free(s);
-                set_err(err, errlen, "not a valid Avro schema: %s", why);
+                seam_errf(err, errlen, "not a valid Avro schema: %s", why);
                 return prc == SEAM_ERR_NOMEM ? prc : SEAM_ERR_INVALID;
         }
         s->parsed = parsed;
@@ -338,12 +325,12 @@ int seam_registry_new(const struct seam_registry_options *opts,
 {
         *out = NULL;
         if (opts->type != SEAM_REGISTRY_LOCAL && opts->type != SEAM_REGISTRY_HTTP) {
-                set_err(err, errlen, "registry type must be local or http");
+                seam_errf(err, errlen, "registry type must be local or http");
                 return SEAM_ERR_CONFIG;
         }
         struct seam_registry *reg = calloc(1, sizeof(*reg));
         if (!reg) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         pthread_mutex_init(&reg->lock, NULL);
@@ -443,7 +430,7 @@ int seam_registry_by_id(struct seam_registry *reg, uint32_t id,
         struct neg_entry *n = neg_find(reg, id, seam_mono_ms());
         if (n) {
                 int rc = n->rc;
-                set_err(err, errlen, "%s", n->msg);
+                seam_errf(err, errlen, "%s", n->msg);
                 pthread_mutex_unlock(&reg->lock);
                 atomic_fetch_add(&reg->stats.negative_hits, 1);
                 return rc;
@@ -451,7 +438,7 @@ int seam_registry_by_id(struct seam_registry *reg, uint32_t id,
         pthread_mutex_unlock(&reg->lock);
 
         if (!reg->ops->fetch_id) {
-                set_err(err, errlen, "schema id %u is not in the registry", id);
+                seam_errf(err, errlen, "schema id %u is not in the registry", id);
                 return SEAM_ERR_NOTFOUND;
         }
         struct seam_schema *fetched = NULL;
@@ -473,7 +460,7 @@ int seam_registry_by_id(struct seam_registry *reg, uint32_t id,
                 if (own(reg, fetched)) {
                         pthread_mutex_unlock(&reg->lock);
                         seam_schema_free(fetched);
-                        set_err(err, errlen, "out of memory caching schema id %u", id);
+                        seam_errf(err, errlen, "out of memory caching schema id %u", id);
                         return SEAM_ERR_NOMEM;
                 }
                 s = fetched;
@@ -527,7 +514,7 @@ int seam_registry_by_subject(struct seam_registry *reg, const char *subject, int
 {
         atomic_fetch_add(&reg->stats.lookups, 1);
         if (!subject || !*subject || version == 0 || version < -1) {
-                set_err(err, errlen, "subject lookup needs a subject and a version >= 1 or latest");
+                seam_errf(err, errlen, "subject lookup needs a subject and a version >= 1 or latest");
                 return SEAM_ERR_INVALID;
         }
         /* "latest" moves, so a live registry is asked every time; a fixed
@@ -544,9 +531,9 @@ int seam_registry_by_subject(struct seam_registry *reg, const char *subject, int
                 }
                 if (!reg->ops->fetch_subject) {
                         if (version == -1)
-                                set_err(err, errlen, "subject '%s' is not in the registry", subject);
+                                seam_errf(err, errlen, "subject '%s' is not in the registry", subject);
                         else
-                                set_err(err, errlen, "subject '%s' has no version %d in the registry",
+                                seam_errf(err, errlen, "subject '%s' has no version %d in the registry",
                                         subject, version);
                         return SEAM_ERR_NOTFOUND;
                 }
@@ -568,7 +555,7 @@ int seam_registry_by_subject(struct seam_registry *reg, const char *subject, int
                 return rc;
         const struct seam_schema *s = subj_merge(reg, subject, version, fetched, &rc);
         if (rc) {
-                set_err(err, errlen, "out of memory caching subject '%s'", subject);
+                seam_errf(err, errlen, "out of memory caching subject '%s'", subject);
                 return rc;
         }
         *out = s;
@@ -630,12 +617,12 @@ int seam_registry_subject_versions(struct seam_registry *reg, const char *subjec
         }
         pthread_mutex_unlock(&reg->lock);
         if (!v) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         if (!n) {
                 free(v);
-                set_err(err, errlen, "subject '%s' is not in the registry", subject);
+                seam_errf(err, errlen, "subject '%s' is not in the registry", subject);
                 return SEAM_ERR_NOTFOUND;
         }
         qsort(v, n, sizeof(*v), cmp_int);
@@ -649,7 +636,7 @@ int seam_registry_register(struct seam_registry *reg, const char *subject,
                            size_t errlen)
 {
         if (!reg->ops->register_schema) {
-                set_err(err, errlen, "registering schemas needs an http registry");
+                seam_errf(err, errlen, "registering schemas needs an http registry");
                 return SEAM_ERR_INVALID;
         }
         return reg->ops->register_schema(reg->impl, reg, subject, schema_json, id_out, err,

@@ -69,19 +69,6 @@ struct resp {
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_rc;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-        if (!err || !errlen)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-}
-
 static void global_init(void)
 {
         /* Both must happen before threads use them: curl's global init is
@@ -150,12 +137,12 @@ static int http_once(struct http_impl *h, const char *method, const char *path,
 {
         char url[4096];
         if (snprintf(url, sizeof(url), "%s%s", h->base, path) >= (int)sizeof(url)) {
-                set_err(err, errlen, "request URL too long");
+                seam_errf(err, errlen, "request URL too long");
                 return SEAM_ERR_INVALID;
         }
         CURL *c = handle_get(h);
         if (!c) {
-                set_err(err, errlen, "cannot create a curl handle");
+                seam_errf(err, errlen, "cannot create a curl handle");
                 return SEAM_ERR_TRANSIENT;
         }
         char curl_err[CURL_ERROR_SIZE] = "";
@@ -202,11 +189,11 @@ static int http_once(struct http_impl *h, const char *method, const char *path,
         CURLcode cc = curl_easy_perform(c);
         int rc = 0;
         if (r->overflow) {
-                set_err(err, errlen, "%s %s%s: response larger than %d bytes", method,
+                seam_errf(err, errlen, "%s %s%s: response larger than %d bytes", method,
                         h->display, path, MAX_BODY);
                 rc = SEAM_ERR_INVALID;
         } else if (cc != CURLE_OK) {
-                set_err(err, errlen, "%s %s%s: %s", method, h->display, path,
+                seam_errf(err, errlen, "%s %s%s: %s", method, h->display, path,
                         curl_err[0] ? curl_err : curl_easy_strerror(cc));
                 rc = SEAM_ERR_TRANSIENT;
         } else {
@@ -265,7 +252,7 @@ static int http_call(struct http_impl *h, struct seam_registry *reg, const char 
                 atomic_fetch_add(&st->failures, 1);
                 if (rc == 0) {
                         /* Keep the server's words: they often say why. */
-                        set_err(err, errlen, "%s %s%s: HTTP %ld%s%.200s", method, h->display,
+                        seam_errf(err, errlen, "%s %s%s: HTTP %ld%s%.200s", method, h->display,
                                 path, r->status, r->len ? ": " : "", r->len ? r->data : "");
                         rc = SEAM_ERR_TRANSIENT;
                 }
@@ -309,27 +296,27 @@ static int classify(struct http_impl *h, const char *method, const char *path,
         char msg[512] = "";
         int confluent = confluent_error(r, &code, msg, sizeof(msg));
         if (r->status == 404 && confluent && code / 100 == 404) {
-                set_err(err, errlen, "%s (error_code %d)", msg, code);
+                seam_errf(err, errlen, "%s (error_code %d)", msg, code);
                 return SEAM_ERR_NOTFOUND;
         }
         if (r->status == 404) {
-                set_err(err, errlen,
+                seam_errf(err, errlen,
                         "%s %s%s: HTTP 404 without a registry error body (is %s the "
                         "Confluent-compatible API base?)",
                         method, h->display, path, h->display);
                 return SEAM_ERR_TRANSIENT;
         }
         if (r->status == 401 || r->status == 403) {
-                set_err(err, errlen, "%s %s%s: HTTP %ld: the registry refused the credentials",
+                seam_errf(err, errlen, "%s %s%s: HTTP %ld: the registry refused the credentials",
                         method, h->display, path, r->status);
                 return SEAM_ERR_TRANSIENT;
         }
         if (refusal_is_invalid && (r->status == 409 || r->status == 422 || r->status == 400)) {
-                set_err(err, errlen, "HTTP %ld: %s", r->status,
+                seam_errf(err, errlen, "HTTP %ld: %s", r->status,
                         confluent ? msg : (r->len ? r->data : "(no body)"));
                 return SEAM_ERR_INVALID;
         }
-        set_err(err, errlen, "%s %s%s: HTTP %ld%s%.200s", method, h->display, path, r->status,
+        seam_errf(err, errlen, "%s %s%s: HTTP %ld%s%.200s", method, h->display, path, r->status,
                 confluent ? ": " : "", confluent ? msg : "");
         return SEAM_ERR_TRANSIENT;
 }
@@ -482,7 +469,7 @@ static json_t *parse_body(struct http_impl *h, const char *path, const struct re
         json_error_t jerr;
         json_t *j = r->len ? json_loadb(r->data, r->len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
         if (!j)
-                set_err(err, errlen, "GET %s%s: the response is not JSON%s%s", h->display, path,
+                seam_errf(err, errlen, "GET %s%s: the response is not JSON%s%s", h->display, path,
                         r->len ? ": " : "", r->len ? jerr.text : "");
         return j;
 }
@@ -494,16 +481,16 @@ static int check_schema_type(json_t *j, const char *what, char *err, size_t errl
 {
         const char *type = json_string_value(json_object_get(j, "schemaType"));
         if (type && strcmp(type, "AVRO")) {
-                set_err(err, errlen, "%s is a %s schema, not Avro", what, type);
+                seam_errf(err, errlen, "%s is a %s schema, not Avro", what, type);
                 return SEAM_ERR_INVALID;
         }
         if (json_array_size(json_object_get(j, "references")) > 0) {
-                set_err(err, errlen, "%s uses schema references, which seam does not resolve",
+                seam_errf(err, errlen, "%s uses schema references, which seam does not resolve",
                         what);
                 return SEAM_ERR_INVALID;
         }
         if (!json_is_string(json_object_get(j, "schema"))) {
-                set_err(err, errlen, "%s: the registry's answer has no \"schema\" string", what);
+                seam_errf(err, errlen, "%s: the registry's answer has no \"schema\" string", what);
                 return SEAM_ERR_TRANSIENT;
         }
         return 0;
@@ -547,7 +534,7 @@ static int fetch_refs(struct http_impl *h, struct seam_registry *reg, uint32_t i
         struct seam_schema_ref *out = n ? calloc(n, sizeof(*out)) : NULL;
         if (n && !out) {
                 json_decref(j);
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         size_t k = 0;
@@ -596,7 +583,7 @@ static int http_fetch_id(void *impl, struct seam_registry *reg, uint32_t id,
                 rc = seam_schema_new(id, text, strlen(text), refs, nrefs, complete, out, why,
                                      sizeof(why));
                 if (rc)
-                        set_err(err, errlen, "%s: %s", what, why);
+                        seam_errf(err, errlen, "%s: %s", what, why);
         }
         free(refs);
         json_decref(holder);
@@ -630,7 +617,7 @@ static int http_fetch_subject(void *impl, struct seam_registry *reg, const char 
         struct http_impl *h = impl;
         char esc[1024], path[1200], what[1300];
         if (path_escape(subject, esc, sizeof(esc))) {
-                set_err(err, errlen, "subject name too long");
+                seam_errf(err, errlen, "subject name too long");
                 return SEAM_ERR_INVALID;
         }
         if (version < 0) {
@@ -654,7 +641,7 @@ static int http_fetch_subject(void *impl, struct seam_registry *reg, const char 
                 json_t *jv = json_object_get(j, "version");
                 if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
                     json_integer_value(jid) > UINT32_MAX) {
-                        set_err(err, errlen, "%s: the registry's answer has no valid \"id\"",
+                        seam_errf(err, errlen, "%s: the registry's answer has no valid \"id\"",
                                 what);
                         rc = SEAM_ERR_TRANSIENT;
                 } else {
@@ -667,7 +654,7 @@ static int http_fetch_subject(void *impl, struct seam_registry *reg, const char 
                         rc = seam_schema_new((uint32_t)json_integer_value(jid), text,
                                              strlen(text), &ref, 1, 0, out, why, sizeof(why));
                         if (rc)
-                                set_err(err, errlen, "%s: %s", what, why);
+                                seam_errf(err, errlen, "%s: %s", what, why);
                 }
         }
         json_decref(j);
@@ -696,7 +683,7 @@ static int http_in_subject(void *impl, struct seam_registry *reg,
         struct http_impl *h = impl;
         char esc[1024], path[1100];
         if (path_escape(subject, esc, sizeof(esc))) {
-                set_err(err, errlen, "subject name too long");
+                seam_errf(err, errlen, "subject name too long");
                 return SEAM_ERR_INVALID;
         }
         snprintf(path, sizeof(path), "/subjects/%s", esc);
@@ -704,7 +691,7 @@ static int http_in_subject(void *impl, struct seam_registry *reg,
         char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
         json_decref(req);
         if (!body) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         struct resp r = {0};
@@ -735,7 +722,7 @@ static int http_register(void *impl, struct seam_registry *reg, const char *subj
         struct http_impl *h = impl;
         char esc[1024], path[1100];
         if (path_escape(subject, esc, sizeof(esc))) {
-                set_err(err, errlen, "subject name too long");
+                seam_errf(err, errlen, "subject name too long");
                 return SEAM_ERR_INVALID;
         }
         snprintf(path, sizeof(path), "/subjects/%s/versions", esc);
@@ -743,7 +730,7 @@ static int http_register(void *impl, struct seam_registry *reg, const char *subj
         char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
         json_decref(req);
         if (!body) {
-                set_err(err, errlen, "out of memory or the schema is not UTF-8");
+                seam_errf(err, errlen, "out of memory or the schema is not UTF-8");
                 return SEAM_ERR_INVALID;
         }
         struct resp r = {0};
@@ -759,7 +746,7 @@ static int http_register(void *impl, struct seam_registry *reg, const char *subj
                 if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
                     json_integer_value(jid) > UINT32_MAX) {
                         if (j)
-                                set_err(err, errlen, "POST %s%s: the answer has no valid \"id\"",
+                                seam_errf(err, errlen, "POST %s%s: the answer has no valid \"id\"",
                                         h->display, path);
                         rc = SEAM_ERR_TRANSIENT;
                 } else {
@@ -778,7 +765,7 @@ static int http_list_versions(void *impl, struct seam_registry *reg, const char 
         struct http_impl *h = impl;
         char esc[1024], path[1100];
         if (path_escape(subject, esc, sizeof(esc))) {
-                set_err(err, errlen, "subject name too long");
+                seam_errf(err, errlen, "subject name too long");
                 return SEAM_ERR_INVALID;
         }
         snprintf(path, sizeof(path), "/subjects/%s/versions", esc);
@@ -789,7 +776,7 @@ static int http_list_versions(void *impl, struct seam_registry *reg, const char 
                 rc = classify(h, "GET", path, &r, 0, err, errlen);
         if (rc == 0 && (!(j = parse_body(h, path, &r, err, errlen)) || !json_is_array(j))) {
                 if (j)
-                        set_err(err, errlen, "GET %s%s: expected a list of versions",
+                        seam_errf(err, errlen, "GET %s%s: expected a list of versions",
                                 h->display, path);
                 rc = SEAM_ERR_TRANSIENT;
         }
@@ -809,7 +796,7 @@ static int http_list_versions(void *impl, struct seam_registry *reg, const char 
         }
         json_decref(j);
         if (!v) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         /* Registries list them in order; sort anyway, the contract says so. */
@@ -886,27 +873,27 @@ int seam_registry_http_open(struct seam_registry *reg,
 {
         pthread_once(&global_once, global_init);
         if (global_rc) {
-                set_err(err, errlen, "curl_global_init failed");
+                seam_errf(err, errlen, "curl_global_init failed");
                 return SEAM_ERR_CONFIG;
         }
         const char *url = opts->url;
         if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
-                set_err(err, errlen, "schema registry url must start with http:// or https://");
+                seam_errf(err, errlen, "schema registry url must start with http:// or https://");
                 return SEAM_ERR_CONFIG;
         }
         if (opts->timeout_ms <= 0 || opts->connect_timeout_ms <= 0 || opts->retries < 0 ||
             opts->backoff_ms < 0) {
-                set_err(err, errlen,
+                seam_errf(err, errlen,
                         "schema registry: timeouts must be > 0, retries and backoff >= 0");
                 return SEAM_ERR_CONFIG;
         }
         if ((opts->client_cert == NULL) != (opts->client_key == NULL)) {
-                set_err(err, errlen, "schema registry: client cert and key go together");
+                seam_errf(err, errlen, "schema registry: client cert and key go together");
                 return SEAM_ERR_CONFIG;
         }
         struct http_impl *h = calloc(1, sizeof(*h));
         if (!h) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         pthread_mutex_init(&h->pool_lock, NULL);
@@ -921,7 +908,7 @@ int seam_registry_http_open(struct seam_registry *reg,
         h->cache_dir = dup_or_null(opts->cache_dir, &oom);
         h->display = dup_or_null(url, &oom);
         if (oom) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         size_t n = strlen(h->base);
@@ -942,7 +929,7 @@ int seam_registry_http_open(struct seam_registry *reg,
         h->retries = opts->retries;
         h->backoff_ms = opts->backoff_ms;
         if (h->cache_dir && *h->cache_dir && mkdirs(h->cache_dir) != 0) {
-                set_err(err, errlen, "schema registry cache_dir %s: cannot create: %s",
+                seam_errf(err, errlen, "schema registry cache_dir %s: cannot create: %s",
                         h->cache_dir, strerror(errno));
                 return SEAM_ERR_CONFIG;
         }

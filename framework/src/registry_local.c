@@ -31,19 +31,6 @@
 #define MAX_SUBJECT_LEN 200
 #define MANIFEST_NAME "manifest.yaml"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-        if (!err || !errlen)
-                return;
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-}
-
 /* ---- manifest ---- */
 
 void seam_manifest_destroy(struct seam_manifest *m)
@@ -106,7 +93,7 @@ static int parse_entry(yaml_document_t *doc, yaml_node_t *item, const char *name
 {
         e->line = line_of(item);
         if (item->type != YAML_MAPPING_NODE) {
-                set_err(err, errlen,
+                seam_errf(err, errlen,
                         "%s:%d: schemas[]: expected a mapping {subject, version, id}", name,
                         e->line);
                 return SEAM_ERR_CONFIG;
@@ -120,24 +107,24 @@ static int parse_entry(yaml_document_t *doc, yaml_node_t *item, const char *name
                 const char *val = scalar(v);
                 int line = v ? line_of(v) : e->line;
                 if (!key) {
-                        set_err(err, errlen, "%s:%d: schemas[]: keys must be plain names", name,
+                        seam_errf(err, errlen, "%s:%d: schemas[]: keys must be plain names", name,
                                 e->line);
                         return SEAM_ERR_CONFIG;
                 }
                 if (!val) {
-                        set_err(err, errlen, "%s:%d: schemas[].%s: expected a scalar", name, line,
+                        seam_errf(err, errlen, "%s:%d: schemas[].%s: expected a scalar", name, line,
                                 key);
                         return SEAM_ERR_CONFIG;
                 }
                 long long num = 0;
                 if (!strcmp(key, "subject")) {
                         if (e->subject) {
-                                set_err(err, errlen, "%s:%d: schemas[].subject given twice",
+                                seam_errf(err, errlen, "%s:%d: schemas[].subject given twice",
                                         name, line);
                                 return SEAM_ERR_CONFIG;
                         }
                         if (!subject_ok(val)) {
-                                set_err(err, errlen,
+                                seam_errf(err, errlen,
                                         "%s:%d: schemas[].subject: '%.*s' is not a usable subject "
                                         "name (1-%d characters of A-Z a-z 0-9 . _ -, not "
                                         "starting with '.')",
@@ -148,7 +135,7 @@ static int parse_entry(yaml_document_t *doc, yaml_node_t *item, const char *name
                                 return SEAM_ERR_NOMEM;
                 } else if (!strcmp(key, "version")) {
                         if (have_version || parse_uint(val, 1, MAX_VERSION, &num)) {
-                                set_err(err, errlen,
+                                seam_errf(err, errlen,
                                         "%s:%d: schemas[].version: expected one integer 1..%d, "
                                         "found '%.*s'",
                                         name, line, MAX_VERSION, 32, val);
@@ -160,7 +147,7 @@ static int parse_entry(yaml_document_t *doc, yaml_node_t *item, const char *name
                         /* Confluent ids are signed 32-bit on the wire side
                          * of every client; stay in their range. */
                         if (have_id || parse_uint(val, 1, INT32_MAX, &num)) {
-                                set_err(err, errlen,
+                                seam_errf(err, errlen,
                                         "%s:%d: schemas[].id: expected one integer 1..%d, found "
                                         "'%.*s'",
                                         name, line, INT32_MAX, 32, val);
@@ -169,7 +156,7 @@ static int parse_entry(yaml_document_t *doc, yaml_node_t *item, const char *name
                         e->id = (uint32_t)num;
                         have_id = 1;
                 } else {
-                        set_err(err, errlen,
+                        seam_errf(err, errlen,
                                 "%s:%d: schemas[].%.*s: unknown key (expected subject, version, "
                                 "id)",
                                 name, line, 64, key);
@@ -177,7 +164,7 @@ static int parse_entry(yaml_document_t *doc, yaml_node_t *item, const char *name
                 }
         }
         if (!e->subject || !have_version || !have_id) {
-                set_err(err, errlen, "%s:%d: schemas[]: missing %s", name, e->line,
+                seam_errf(err, errlen, "%s:%d: schemas[]: missing %s", name, e->line,
                         !e->subject ? "subject" : !have_version ? "version" : "id");
                 return SEAM_ERR_CONFIG;
         }
@@ -192,7 +179,7 @@ static int parse_doc(yaml_document_t *doc, const char *name, struct seam_manifes
 {
         yaml_node_t *root = yaml_document_get_root_node(doc);
         if (!root || root->type != YAML_MAPPING_NODE) {
-                set_err(err, errlen, "%s:%d: expected a mapping with the key 'schemas'", name,
+                seam_errf(err, errlen, "%s:%d: expected a mapping with the key 'schemas'", name,
                         root ? line_of(root) : 1);
                 return SEAM_ERR_CONFIG;
         }
@@ -202,24 +189,24 @@ static int parse_doc(yaml_document_t *doc, const char *name, struct seam_manifes
                 yaml_node_t *k = yaml_document_get_node(doc, p->key);
                 const char *key = scalar(k);
                 if (!key || strcmp(key, "schemas")) {
-                        set_err(err, errlen, "%s:%d: %.*s: unknown key (expected 'schemas')",
+                        seam_errf(err, errlen, "%s:%d: %.*s: unknown key (expected 'schemas')",
                                 name, k ? line_of(k) : 1, 64, key ? key : "(not a scalar)");
                         return SEAM_ERR_CONFIG;
                 }
                 if (list) {
-                        set_err(err, errlen, "%s:%d: schemas: given twice", name, line_of(k));
+                        seam_errf(err, errlen, "%s:%d: schemas: given twice", name, line_of(k));
                         return SEAM_ERR_CONFIG;
                 }
                 list = yaml_document_get_node(doc, p->value);
         }
         if (!list || list->type != YAML_SEQUENCE_NODE) {
-                set_err(err, errlen, "%s:%d: schemas: expected a list of {subject, version, id}",
+                seam_errf(err, errlen, "%s:%d: schemas: expected a list of {subject, version, id}",
                         name, list ? line_of(list) : line_of(root));
                 return SEAM_ERR_CONFIG;
         }
         size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
         if (n > MAX_ENTRIES) {
-                set_err(err, errlen, "%s: more than %d schemas", name, MAX_ENTRIES);
+                seam_errf(err, errlen, "%s: more than %d schemas", name, MAX_ENTRIES);
                 return SEAM_ERR_CONFIG;
         }
         m->entries = n ? calloc(n, sizeof(*m->entries)) : NULL;
@@ -229,12 +216,12 @@ static int parse_doc(yaml_document_t *doc, const char *name, struct seam_manifes
                 yaml_node_t *item = yaml_document_get_node(doc, list->data.sequence.items.start[i]);
                 m->count = i + 1; /* so destroy frees a half-filled entry */
                 if (!item) {
-                        set_err(err, errlen, "%s: schemas[%zu]: unreadable entry", name, i);
+                        seam_errf(err, errlen, "%s: schemas[%zu]: unreadable entry", name, i);
                         return SEAM_ERR_CONFIG;
                 }
                 int rc = parse_entry(doc, item, name, &m->entries[i], err, errlen);
                 if (rc == SEAM_ERR_NOMEM)
-                        set_err(err, errlen, "out of memory");
+                        seam_errf(err, errlen, "out of memory");
                 if (rc)
                         return rc;
         }
@@ -271,7 +258,7 @@ static int check_entries(const struct seam_manifest *m, const char *name, char *
                 return 0;
         const struct seam_manifest_entry **v = malloc(m->count * sizeof(*v));
         if (!v) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         int rc = 0;
@@ -280,7 +267,7 @@ static int check_entries(const struct seam_manifest *m, const char *name, char *
         qsort(v, m->count, sizeof(*v), cmp_by_id);
         for (size_t i = 1; i < m->count && !rc; i++) {
                 if (v[i]->id == v[i - 1]->id) {
-                        set_err(err, errlen,
+                        seam_errf(err, errlen,
                                 "%s:%d: id %u is already used on line %d (%s v%d); ids are "
                                 "unique and never reused",
                                 name, v[i]->line, v[i]->id, v[i - 1]->line, v[i - 1]->subject,
@@ -293,13 +280,13 @@ static int check_entries(const struct seam_manifest *m, const char *name, char *
                 int first = i == 0 || strcmp(v[i]->subject, v[i - 1]->subject);
                 int expected = first ? 1 : v[i - 1]->version + 1;
                 if (!first && v[i]->version == v[i - 1]->version) {
-                        set_err(err, errlen, "%s:%d: %s v%d is already listed on line %d", name,
+                        seam_errf(err, errlen, "%s:%d: %s v%d is already listed on line %d", name,
                                 v[i]->line, v[i]->subject, v[i]->version, v[i - 1]->line);
                         rc = SEAM_ERR_CONFIG;
                 } else if (v[i]->version != expected) {
                         /* A gap means a released version was deleted, which
                          * breaks every message written with it. */
-                        set_err(err, errlen,
+                        seam_errf(err, errlen,
                                 "%s:%d: %s v%d: versions are numbered 1, 2, 3... without "
                                 "gaps; v%d is missing",
                                 name, v[i]->line, v[i]->subject, v[i]->version, expected);
@@ -316,19 +303,19 @@ int seam_manifest_parse(const char *yaml, size_t len, const char *name,
         *out = NULL;
         struct seam_manifest *m = calloc(1, sizeof(*m));
         if (!m) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         yaml_parser_t parser;
         yaml_document_t doc;
         if (!yaml_parser_initialize(&parser)) {
                 free(m);
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
         if (!yaml_parser_load(&parser, &doc)) {
-                set_err(err, errlen, "%s:%d: %s", name, (int)parser.problem_mark.line + 1,
+                seam_errf(err, errlen, "%s:%d: %s", name, (int)parser.problem_mark.line + 1,
                         parser.problem ? parser.problem : "YAML syntax error");
                 yaml_parser_delete(&parser);
                 free(m);
@@ -336,7 +323,7 @@ int seam_manifest_parse(const char *yaml, size_t len, const char *name,
         }
         int rc;
         if (!yaml_document_get_root_node(&doc)) {
-                set_err(err, errlen, "%s: empty; expected 'schemas:' with a list", name);
+                seam_errf(err, errlen, "%s: empty; expected 'schemas:' with a list", name);
                 rc = SEAM_ERR_CONFIG;
         } else {
                 rc = parse_doc(&doc, name, m, err, errlen);
@@ -357,13 +344,13 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
 {
         FILE *f = fopen(path, "rb");
         if (!f) {
-                set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+                seam_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
                 return SEAM_ERR_CONFIG;
         }
         char *buf = malloc(MAX_FILE_BYTES + 1);
         if (!buf) {
                 fclose(f);
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         size_t n = fread(buf, 1, MAX_FILE_BYTES + 1, f);
@@ -371,12 +358,12 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
         fclose(f);
         if (bad) {
                 free(buf);
-                set_err(err, errlen, "%s: read error", path);
+                seam_errf(err, errlen, "%s: read error", path);
                 return SEAM_ERR_CONFIG;
         }
         if (n > MAX_FILE_BYTES) {
                 free(buf);
-                set_err(err, errlen, "%s: larger than %d bytes", path, MAX_FILE_BYTES);
+                seam_errf(err, errlen, "%s: larger than %d bytes", path, MAX_FILE_BYTES);
                 return SEAM_ERR_CONFIG;
         }
         buf[n] = '\0';
@@ -424,7 +411,7 @@ static int check_folder(const char *dir, const struct seam_manifest *m, char *er
         struct dirent **top = NULL;
         int n = scandir(dir, &top, skip_name, alphasort);
         if (n < 0) {
-                set_err(err, errlen, "%s: cannot list: %s", dir, strerror(errno));
+                seam_errf(err, errlen, "%s: cannot list: %s", dir, strerror(errno));
                 return SEAM_ERR_CONFIG;
         }
         int rc = 0;
@@ -434,7 +421,7 @@ static int check_folder(const char *dir, const struct seam_manifest *m, char *er
                 struct stat st;
                 if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
                     stat(path, &st) != 0) {
-                        set_err(err, errlen, "%s/%s: cannot stat: %s", dir, name,
+                        seam_errf(err, errlen, "%s/%s: cannot stat: %s", dir, name,
                                 strerror(errno));
                         rc = SEAM_ERR_CONFIG;
                         break;
@@ -442,7 +429,7 @@ static int check_folder(const char *dir, const struct seam_manifest *m, char *er
                 if (!S_ISDIR(st.st_mode)) {
                         if (!strcmp(name, MANIFEST_NAME) || !strcmp(name, "README.md"))
                                 continue;
-                        set_err(err, errlen,
+                        seam_errf(err, errlen,
                                 "%s: unexpected file (this folder holds %s, README.md and one "
                                 "folder per subject)",
                                 path, MANIFEST_NAME);
@@ -450,7 +437,7 @@ static int check_folder(const char *dir, const struct seam_manifest *m, char *er
                         break;
                 }
                 if (!manifest_find(m, name, 0)) {
-                        set_err(err, errlen, "%s/: subject folder without any entry in %s/%s",
+                        seam_errf(err, errlen, "%s/: subject folder without any entry in %s/%s",
                                 path, dir, MANIFEST_NAME);
                         rc = SEAM_ERR_CONFIG;
                         break;
@@ -458,7 +445,7 @@ static int check_folder(const char *dir, const struct seam_manifest *m, char *er
                 struct dirent **files = NULL;
                 int nf = scandir(path, &files, skip_name, alphasort);
                 if (nf < 0) {
-                        set_err(err, errlen, "%s: cannot list: %s", path, strerror(errno));
+                        seam_errf(err, errlen, "%s: cannot list: %s", path, strerror(errno));
                         rc = SEAM_ERR_CONFIG;
                         break;
                 }
@@ -467,16 +454,16 @@ static int check_folder(const char *dir, const struct seam_manifest *m, char *er
                         int version = version_of(fname);
                         if (snprintf(file, sizeof(file), "%s/%s", path, fname) >=
                             (int)sizeof(file)) {
-                                set_err(err, errlen, "%s/%s: path too long", path, fname);
+                                seam_errf(err, errlen, "%s/%s: path too long", path, fname);
                                 rc = SEAM_ERR_CONFIG;
                         } else if (!version) {
-                                set_err(err, errlen,
+                                seam_errf(err, errlen,
                                         "%s: unexpected file (versions are named v1.avsc, "
                                         "v2.avsc, ...)",
                                         file);
                                 rc = SEAM_ERR_CONFIG;
                         } else if (!manifest_find(m, name, version)) {
-                                set_err(err, errlen,
+                                seam_errf(err, errlen,
                                         "%s: no entry in %s/%s (add {subject: %s, version: %d, "
                                         "id: <a new id>})",
                                         file, dir, MANIFEST_NAME, name, version);
@@ -496,7 +483,7 @@ static int check_folder(const char *dir, const struct seam_manifest *m, char *er
 static int local_fetch_id(void *impl, struct seam_registry *reg, uint32_t id,
                           struct seam_schema **out, char *err, size_t errlen)
 {
-        set_err(err, errlen, "schema id %u is not in %s/%s", id, (const char *)impl,
+        seam_errf(err, errlen, "schema id %u is not in %s/%s", id, (const char *)impl,
                 MANIFEST_NAME);
         return SEAM_ERR_NOTFOUND;
 }
@@ -511,12 +498,12 @@ int seam_registry_local_open(struct seam_registry *reg,
                              size_t errlen)
 {
         if (!opts->dir || !*opts->dir) {
-                set_err(err, errlen, "local registry: no schemas folder given");
+                seam_errf(err, errlen, "local registry: no schemas folder given");
                 return SEAM_ERR_CONFIG;
         }
         char *dir = strdup(opts->dir);
         if (!dir) {
-                set_err(err, errlen, "out of memory");
+                seam_errf(err, errlen, "out of memory");
                 return SEAM_ERR_NOMEM;
         }
         size_t dl = strlen(dir);
@@ -526,7 +513,7 @@ int seam_registry_local_open(struct seam_registry *reg,
 
         char path[PATH_MAX];
         if (snprintf(path, sizeof(path), "%s/%s", dir, MANIFEST_NAME) >= (int)sizeof(path)) {
-                set_err(err, errlen, "%s: path too long", dir);
+                seam_errf(err, errlen, "%s: path too long", dir);
                 return SEAM_ERR_CONFIG;
         }
         char *text = NULL;
@@ -549,7 +536,7 @@ int seam_registry_local_open(struct seam_registry *reg,
                 if (snprintf(file, sizeof(file), "%s/%s/v%d.avsc", dir, e->subject,
                              e->version) >= (int)sizeof(file) ||
                     stat(file, &st) != 0) {
-                        set_err(err, errlen, "%s:%d: %s v%d: %s does not exist", path, e->line,
+                        seam_errf(err, errlen, "%s:%d: %s v%d: %s does not exist", path, e->line,
                                 e->subject, e->version, file);
                         rc = SEAM_ERR_CONFIG;
                         goto out;
@@ -562,12 +549,12 @@ int seam_registry_local_open(struct seam_registry *reg,
                 rc = seam_schema_new(e->id, text, len, &ref, 1, 1, &s, why, sizeof(why));
                 free(text);
                 if (rc) {
-                        set_err(err, errlen, "%s: %s", file, why);
+                        seam_errf(err, errlen, "%s: %s", file, why);
                         rc = rc == SEAM_ERR_NOMEM ? rc : SEAM_ERR_CONFIG;
                         goto out;
                 }
                 if ((rc = seam_registry_preload(reg, s)) != 0) {
-                        set_err(err, errlen, "%s: cannot index id %u: %s", file, e->id,
+                        seam_errf(err, errlen, "%s: cannot index id %u: %s", file, e->id,
                                 seam_err_str(rc));
                         goto out;
                 }
