@@ -33,6 +33,8 @@ function(seam_add_consumer name)
   else()
     target_include_directories(${name} PRIVATE ${_SEAM_CONSUMER_LIST_DIR}/../framework/include)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/plugins)
+    # In-tree tests run the example consumers: they depend on every one.
+    set_property(GLOBAL APPEND PROPERTY SEAM_CONSUMER_TARGETS ${name})
   endif()
   if(ARG_LIBRARIES)
     target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES})
