@@ -23,5 +23,6 @@ int seam_cli_plugin(int argc, char **argv);
 int seam_cli_plugin_test(int argc, char **argv);
 int seam_cli_plugin_new(int argc, char **argv);
 int seam_cli_dlq(int argc, char **argv);
+int seam_cli_replay(int argc, char **argv);
 
 #endif

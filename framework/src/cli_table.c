@@ -12,5 +12,6 @@ const struct seam_cli_command seam_cli_commands[] = {
         {"lag-exporter", seam_cli_lag_exporter},
         {"plugin", seam_cli_plugin},
         {"dlq", seam_cli_dlq},
+        {"replay", seam_cli_replay},
         {NULL, NULL},
 };

@@ -21,6 +21,7 @@ static void usage(FILE *out)
                 "  plugin new NAME --schema F.avsc   generate a plugin folder\n"
                 "  plugin test PLUGIN.so ...         run a plugin offline on JSON-lines input\n"
                 "  dlq inspect|replay TOPIC          list or re-publish dead-lettered records\n"
+                "  replay -c FILE --consumer NAME .. reset a stopped group's offsets to reprocess\n"
                 "  version                           print the version\n"
                 "\n"
                 "Run `seam COMMAND --help` for the options of one command.\n");
