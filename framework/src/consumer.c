@@ -489,6 +489,10 @@ static void db_offset(void *arg, const char *topic, int32_t partition, int64_t n
          * messages that were dead-lettered (the inbox never saw them). */
         if (p && lane && next_offset > lane->committed) {
                 p->offset = next_offset;
+                /* The database's offset is durable: bring Kafka's commit up to
+                 * it, or a partition with nothing left to read would keep its
+                 * old commit (and lag) for good. */
+                seam_tracker_start_at(lane->tracker, next_offset);
                 d->applied++;
         }
 }

@@ -131,6 +131,16 @@ void seam_tracker_forget_from(struct seam_tracker *t, int64_t offset)
                 t->forgot_from = offset;
 }
 
+int seam_tracker_start_at(struct seam_tracker *t, int64_t offset)
+{
+        if (t->count || t->last_added >= 0 || offset < 0)
+                return SEAM_ERR_INVALID;
+        /* The same state as "everything from `offset` on was forgotten". */
+        t->forgot_from = offset;
+        t->last_added = offset - 1;
+        return 0;
+}
+
 int64_t seam_tracker_commit_point(const struct seam_tracker *t)
 {
         int64_t cp;

@@ -35,6 +35,11 @@ int seam_tracker_complete(struct seam_tracker *t, int64_t offset);
  * the oldest forgotten one. */
 void seam_tracker_forget_from(struct seam_tracker *t, int64_t offset);
 
+/* Before anything was added: the partition starts at `offset`, everything
+ * below it counts as complete, so the commit point is `offset` until
+ * messages arrive. Returns SEAM_ERR_INVALID if offsets were added. */
+int seam_tracker_start_at(struct seam_tracker *t, int64_t offset);
+
 /* The offset to commit, or -1 if nothing was ever added. */
 int64_t seam_tracker_commit_point(const struct seam_tracker *t);
 

@@ -137,8 +137,23 @@ static void test_release_and_timestamps(void)
         seam_tracker_destroy(t);
 }
 
+static void test_start_at(void)
+{
+        struct seam_tracker *t = seam_tracker_new();
+        CHECK_EQ_INT(seam_tracker_start_at(t, 486), 0);
+        CHECK_EQ_INT(seam_tracker_commit_point(t), 486);
+        CHECK_EQ_INT(seam_tracker_add(t, 485, 0), SEAM_ERR_INVALID);
+        CHECK_EQ_INT(seam_tracker_add(t, 486, 0), 0);
+        CHECK_EQ_INT(seam_tracker_commit_point(t), 486);
+        CHECK_EQ_INT(seam_tracker_complete(t, 486), 0);
+        CHECK_EQ_INT(seam_tracker_commit_point(t), 487);
+        CHECK_EQ_INT(seam_tracker_start_at(t, 900), SEAM_ERR_INVALID);
+        seam_tracker_destroy(t);
+}
+
 int main(void)
 {
+        TEST_RUN(test_start_at);
         TEST_RUN(test_release_and_timestamps);
         TEST_RUN(test_in_order);
         TEST_RUN(test_out_of_order_and_gaps);
