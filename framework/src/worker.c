@@ -148,8 +148,9 @@ static int apply_outcome(struct seam_instance *inst, struct lane *lane, struct s
                         return 0;
                 }
                 int64_t delay = seam_retry_delay(inst->cc, lane->attempts, seed);
+                /* The attempt count is committed (with the offset's
+                 * metadata) when the retry is due, before it starts. */
                 lane->retry_at = seam_mono_ms() + delay;
-                lane->retry_commit = 1;
                 seam_log(SEAM_LOG_WARN, &lc,
                          "handler asked to retry (attempt %u of %d): %s; partition paused, "
                          "retrying the same message in %lld ms",

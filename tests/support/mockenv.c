@@ -543,7 +543,7 @@ struct me_env *me_env_new(const char *test_name, int broker)
         signal(SIGPIPE, SIG_IGN);
         if (broker) {
                 char err[512];
-                if (seam_embedded_start(1, &env->emb, err, sizeof(err)) < 0)
+                if (seam_embedded_start(broker, &env->emb, err, sizeof(err)) < 0)
                         FAIL("mock cluster: %s", err);
                 env->producer = seam_kafka_tool_handle(RD_KAFKA_PRODUCER, me_bootstrap(env),
                                                        NULL, NULL, err, sizeof(err));

@@ -23,8 +23,8 @@
 struct me_env;
 struct me_seam;
 
-/* A temp dir named after the test and, with `broker`, a one-broker mock
- * cluster listening on 127.0.0.1. One env per test process. */
+/* A temp dir named after the test and, with `broker` > 0, a mock cluster of
+ * that many brokers listening on 127.0.0.1. One env per test process. */
 struct me_env *me_env_new(const char *test_name, int broker);
 /* Checks that no seam child is left running, frees everything, removes the
  * temp dir. Call it last, on success. */
