@@ -3,6 +3,8 @@
 #ifndef SEAM_CLI_COMMON_H
 #define SEAM_CLI_COMMON_H
 
+#include <stdint.h>
+
 #include "config.h"
 
 /* Loads `path`; on error prints it to stderr and returns the exit code
@@ -16,6 +18,11 @@ int seam_cli_setup_log(const struct seam_config *cfg, const char *format, const 
 
 /* A decimal integer in min..max, the whole string; 0 or -1. */
 int seam_cli_parse_long(const char *s, long min, long max, long *out);
+/* Epoch milliseconds, or ISO-8601 YYYY-MM-DD[THH:MM[:SS[.fff]](Z|+HH:MM|-HH:MM)]
+ * (a time of day needs its zone: local time would depend on the operator's
+ * TZ). 0, or -1 with *why set. */
+int seam_cli_parse_time(const char *s, int64_t *out, const char **why);
+
 /* Appends a borrowed string to a growing array (repeated options); 0 or -1. */
 int seam_cli_append(const char ***arr, size_t *n, const char *v);
 

@@ -252,90 +252,6 @@ static char *base64(const void *p, size_t n)
 
 /* ---- time ---------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil): no timegm, no TZ environment involved. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-        y -= m <= 2;
-        const int64_t era = (y >= 0 ? y : y - 399) / 400;
-        const unsigned yoe = (unsigned)(y - era * 400);
-        const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-        const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char **s, int n, int *out)
-{
-        int v = 0;
-        for (int k = 0; k < n; k++) {
-                char c = (*s)[k];
-                if (c < '0' || c > '9')
-                        return -1;
-                v = v * 10 + (c - '0');
-        }
-        *s += n;
-        *out = v;
-        return 0;
-}
-
-/* Epoch milliseconds, or ISO-8601: YYYY-MM-DD[THH:MM[:SS[.fff]](Z|+HH:MM|-HH:MM)]. */
-static int parse_time(const char *s, int64_t *out)
-{
-        size_t n = strlen(s);
-        if (n > 0 && strspn(s, "0123456789") == n) {
-                if (n > 15)
-                        return -1;
-                *out = strtoll(s, NULL, 10);
-                return 0;
-        }
-        int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
-        if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' ||
-            digits(&s, 2, &d))
-                return -1;
-        int64_t offset_min = 0;
-        if (*s == 'T' || *s == 't') {
-                s++;
-                if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi))
-                        return -1;
-                if (*s == ':') {
-                        s++;
-                        if (digits(&s, 2, &sec))
-                                return -1;
-                        if (*s == '.') {
-                                s++;
-                                int scale = 100, k = 0;
-                                for (; *s >= '0' && *s <= '9'; s++, k++) {
-                                        ms += (*s - '0') * scale;
-                                        scale /= 10;
-                                }
-                                if (k == 0 || k > 9)
-                                        return -1;
-                        }
-                }
-                if (*s == 'Z' || *s == 'z') {
-                        s++;
-                } else if (*s == '+' || *s == '-') {
-                        int sign = *s++ == '-' ? -1 : 1, oh, om;
-                        if (digits(&s, 2, &oh) || *s++ != ':' || digits(&s, 2, &om) ||
-                            oh > 23 || om > 59)
-                                return -1;
-                        offset_min = sign * (oh * 60 + om);
-                } else {
-                        return -1; /* local time would depend on the operator's TZ */
-                }
-        }
-        if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-                return -1;
-        static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
-                return -1;
-        int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-                       mi * 60 + sec - offset_min * 60;
-        *out = secs * 1000 + ms;
-        return 0;
-}
-
 /* "2026-11-22T10:00:00Z", with ".mmm" when `millis`. */
 static void format_time(int64_t ms, int millis, char *buf, size_t size)
 {
@@ -418,7 +334,7 @@ static int parse(int argc, char **argv, struct opts *o)
         };
         const char *cmd = o->replay ? "dlq replay" : "dlq inspect";
         const char *usage = o->replay ? replay_usage_text : inspect_usage_text;
-        const char *bad = NULL;
+        const char *bad = NULL, *twhy = NULL;
         char why[512];
         int c;
         o->partition = -1;
@@ -457,11 +373,10 @@ static int parse(int argc, char **argv, struct opts *o)
                         break;
                 case 's':
                 case 'u':
-                        if (parse_time(optarg, c == 's' ? &o->since_ms : &o->until_ms)) {
-                                snprintf(why, sizeof(why),
-                                         "--%s '%s': expected an ISO-8601 time such as "
-                                         "2026-11-22T10:00:00Z, a date, or epoch milliseconds",
-                                         c == 's' ? "since" : "until", optarg);
+                        if (seam_cli_parse_time(optarg, c == 's' ? &o->since_ms : &o->until_ms,
+                                                &twhy)) {
+                                snprintf(why, sizeof(why), "--%s '%s': %s",
+                                         c == 's' ? "since" : "until", optarg, twhy);
                                 bad = why;
                         }
                         *(c == 's' ? &o->has_since : &o->has_until) = 1;
