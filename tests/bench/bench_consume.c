@@ -765,7 +765,11 @@ struct bench {
         const char *plugin_path;
         const char *dir;
         const struct props *seam_opts; /* consumer keys of the seam YAML */
+        const char *dedup;             /* none, embedded or postgres: this seam run */
+        const char *pg_dsn;            /* for postgres */
 };
+
+#define MAX_DEDUP_MODES 3
 
 struct result {
         int ok;
@@ -908,8 +912,16 @@ static int write_seam_config(const struct bench *b, int run, const char *group,
                 fprintf(stderr, "bench_consume: cannot write %s: %s\n", path, strerror(errno));
                 return -1;
         }
-        fprintf(f, "# written by bench_consume, run %d\nseam:\n  shutdown_timeout_ms: 30000\n"
-                   "kafka:\n  bootstrap.servers: \"%s\"\n", run, b->bootstrap);
+        fprintf(f, "# written by bench_consume, run %d\nseam:\n  shutdown_timeout_ms: 30000\n",
+                run);
+        /* Each run its own store: a fresh group must not find the marks of
+         * the run before it. */
+        if (!strcmp(b->dedup, "embedded"))
+                fprintf(f, "  dedup: {embedded_path: \"%s/dedup-%s-%d.mdb\"}\n", b->dir, group, run);
+        else if (!strcmp(b->dedup, "postgres"))
+                fprintf(f, "  dedup: {postgres_dsn: \"%s\", table: bench_dedup_%d_%ld}\n", b->pg_dsn,
+                        run, (long)getpid());
+        fprintf(f, "kafka:\n  bootstrap.servers: \"%s\"\n", b->bootstrap);
         for (size_t i = 0; i < b->props->n; i++)
                 fprintf(f, "  %s: \"%s\"\n", b->props->kv[2 * i], b->props->kv[2 * i + 1]);
         fprintf(f,
@@ -921,6 +933,8 @@ static int write_seam_config(const struct bench *b, int run, const char *group,
                 b->plugin_path, b->topic, group);
         for (size_t i = 0; i < b->seam_opts->n; i++)
                 fprintf(f, "    %s: %s\n", b->seam_opts->kv[2 * i], b->seam_opts->kv[2 * i + 1]);
+        if (strcmp(b->dedup, "none"))
+                fprintf(f, "    idempotency: {store: %s}\n", b->dedup);
         fprintf(f,
                 "    config:\n"
                 "      stamp_file: \"%s\"\n"
@@ -961,10 +975,11 @@ static int print_seam_settings(const struct bench *b)
 static int run_seam(const struct bench *b, int run, struct result *r)
 {
         char group[128], cfg_path[512], stamps[512], log[512], errstr[512];
-        snprintf(group, sizeof(group), "%s-seam-%d", b->topic, run);
-        snprintf(cfg_path, sizeof(cfg_path), "%s/seam-%d.yaml", b->dir, run);
-        snprintf(stamps, sizeof(stamps), "%s/seam-%d.stamps", b->dir, run);
-        snprintf(log, sizeof(log), "%s/seam-%d.log", b->dir, run);
+        /* One group and one set of files per run and dedup mode. */
+        snprintf(group, sizeof(group), "%s-seam-%s-%d", b->topic, b->dedup, run);
+        snprintf(cfg_path, sizeof(cfg_path), "%s/seam-%s-%d.yaml", b->dir, b->dedup, run);
+        snprintf(stamps, sizeof(stamps), "%s/seam-%s-%d.stamps", b->dir, b->dedup, run);
+        snprintf(log, sizeof(log), "%s/seam-%s-%d.log", b->dir, b->dedup, run);
 
         if (write_seam_config(b, run, group, stamps, cfg_path) < 0)
                 return -1;
@@ -1097,6 +1112,7 @@ static void usage(FILE *out)
                 "usage: bench_consume [--messages N] [--partitions P] [--runs R]\n"
                 "                     [--bootstrap HOST:PORT] [--seam PATH] [--plugin-dir DIR]\n"
                 "                     [-X key=value ...] [--seam-opt key=value ...] [--keep]\n"
+                "                     [--dedup none,embedded,postgres] [--pg-dsn DSN]\n"
                 "\n"
                 "Produces N messages (%d-byte values, %d-byte keys) round-robin to P partitions\n"
                 "of a fresh topic, then R times, alternating, consumes all of them with a\n"
@@ -1118,6 +1134,10 @@ static void usage(FILE *out)
                 "                     (overrides the benchmark's defaults)\n"
                 "  --seam-opt key=value  a consumer key of seam's YAML (workers,\n"
                 "                     commit_interval_ms, max_buffered_per_partition, ...)\n"
+                "  --dedup MODES      seam runs per round, comma-separated: none (default),\n"
+                "                     embedded (LMDB store), postgres (needs --pg-dsn);\n"
+                "                     each beside the same raw run\n"
+                "  --pg-dsn DSN       libpq conninfo of a scratch PostgreSQL database\n"
                 "  --keep             keep the work dir (seam configs and logs)\n",
                 VALUE_SIZE, KEY_SIZE, DEFAULT_MESSAGES, DEFAULT_PARTITIONS, DEFAULT_RUNS);
 }
@@ -1150,6 +1170,9 @@ struct cli {
         int partitions, runs, keep;
         const char *bootstrap_arg, *seam_bin, *plugin_dir;
         struct props props, seam_opts;
+        const char *dedup_modes[MAX_DEDUP_MODES];
+        int dedup_count;
+        const char *pg_dsn;
 };
 
 /* Returns -1 to go on, else the exit code. */
@@ -1163,6 +1186,8 @@ static int parse_cli(int argc, char **argv, struct cli *o)
                 {"seam", required_argument, NULL, 's'},
                 {"plugin-dir", required_argument, NULL, 'd'},
                 {"seam-opt", required_argument, NULL, 'o'},
+                {"dedup", required_argument, NULL, 'D'},
+                {"pg-dsn", required_argument, NULL, 'P'},
                 {"keep", no_argument, NULL, 'k'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
@@ -1199,6 +1224,25 @@ static int parse_cli(int argc, char **argv, struct cli *o)
                                 return 2;
                         }
                         break;
+                case 'D': {
+                        /* A comma list of modes, each a seam run per round. */
+                        static char modes[64];
+                        snprintf(modes, sizeof(modes), "%s", optarg);
+                        o->dedup_count = 0;
+                        char *save = NULL;
+                        for (char *m = strtok_r(modes, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+                                if ((strcmp(m, "none") && strcmp(m, "embedded") &&
+                                     strcmp(m, "postgres")) ||
+                                    o->dedup_count == MAX_DEDUP_MODES) {
+                                        fprintf(stderr, "bench_consume: --dedup takes up to 3 of "
+                                                        "none,embedded,postgres, got '%s'\n", optarg);
+                                        return 2;
+                                }
+                                o->dedup_modes[o->dedup_count++] = m;
+                        }
+                        break;
+                }
+                case 'P': o->pg_dsn = optarg; break;
                 case 'k': o->keep = 1; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
@@ -1207,6 +1251,14 @@ static int parse_cli(int argc, char **argv, struct cli *o)
         if (optind != argc) {
                 usage(stderr);
                 return 2;
+        }
+        if (!o->dedup_count)
+                o->dedup_modes[o->dedup_count++] = "none";
+        for (int i = 0; i < o->dedup_count; i++) {
+                if (!strcmp(o->dedup_modes[i], "postgres") && !o->pg_dsn) {
+                        fprintf(stderr, "bench_consume: --dedup postgres needs --pg-dsn DSN\n");
+                        return 2;
+                }
         }
         return -1;
 }
@@ -1294,7 +1346,7 @@ static int bench_run(const struct cli *o)
         print_loadavg("at the start");
         print_settings(&props);
         struct bench b = {bootstrap, topic, partitions, messages, NULL, &props,
-                          self_exe, seam_bin, plugin_path, dir, &seam_opts};
+                          self_exe, seam_bin, plugin_path, dir, &seam_opts, "none", o->pg_dsn};
         int rc = print_seam_settings(&b);
         fflush(stdout);
 
@@ -1330,45 +1382,66 @@ static int bench_run(const struct cli *o)
         }
 
         struct result *raw = calloc((size_t)runs, sizeof(*raw));
-        struct result *sm = calloc((size_t)runs, sizeof(*sm));
-        if (!raw || !sm)
+        struct result *sm[MAX_DEDUP_MODES] = {NULL};
+        int nmodes = o->dedup_count;
+        if (!raw)
                 rc = -1;
+        for (int m = 0; m < nmodes; m++)
+                if (!(sm[m] = calloc((size_t)runs, sizeof(*sm[m]))))
+                        rc = -1;
         for (int run = 1; !rc && run <= runs; run++) {
                 /* Alternate who goes first, so a drift of the machine (or
                  * of the broker's state) does not favour one side. */
-                for (int k = 0; !rc && k < 2; k++) {
-                        int do_raw = (k == 0) == (run % 2 == 1);
-                        struct result *r = do_raw ? &raw[run - 1] : &sm[run - 1];
+                for (int k = 0; !rc && k <= nmodes; k++) {
+                        int slot = run % 2 == 1 ? k : nmodes - k; /* raw first, then last */
+                        int do_raw = slot == 0;
+                        struct result *r = do_raw ? &raw[run - 1] : &sm[slot - 1][run - 1];
+                        char who[32];
+                        if (!do_raw)
+                                b.dedup = o->dedup_modes[slot - 1];
+                        snprintf(who, sizeof(who), "%s", do_raw ? "raw"
+                                                   : nmodes == 1 && !strcmp(b.dedup, "none")
+                                                       ? "seam"
+                                                       : b.dedup);
                         rc = do_raw ? run_raw(&b, run, r) : run_seam(&b, run, r);
                         if (!rc) {
-                                print_row(run, do_raw ? "raw" : "seam", r);
+                                print_row(run, who, r);
                                 fflush(stdout);
                         }
                 }
         }
         if (!rc) {
-                double mraw = median(raw, runs, get_rate), mseam = median(sm, runs, get_rate);
+                double mraw = median(raw, runs, get_rate);
                 double craw = median(raw, runs, get_commit_rate) * (double)messages;
-                double cseam = median(sm, runs, get_commit_rate) * (double)messages;
-                double rss_raw = 0, rss_seam = 0;
-                for (int i = 0; i < runs; i++) {
+                double rss_raw = 0;
+                for (int i = 0; i < runs; i++)
                         if (raw[i].rss_mib > rss_raw)
                                 rss_raw = raw[i].rss_mib;
-                        if (sm[i].rss_mib > rss_seam)
-                                rss_seam = sm[i].rss_mib;
+                printf("\n%-14s %14s %6s %16s %6s %14s %10s %8s\n", "consumer", "msgs/s handled",
+                       "ratio", "msgs/s committed", "ratio", "start->commit s", "cpu us/msg",
+                       "RSS MiB");
+                printf("%-14s %14.0f %6s %16.0f %6s %14.2f %10.2f %8.1f\n", "raw", mraw, "1.00",
+                       craw, "1.00", median(raw, runs, get_start_to_commit),
+                       median(raw, runs, get_cpu) * 1e6 / (double)messages, rss_raw);
+                for (int m = 0; m < nmodes; m++) {
+                        double mseam = median(sm[m], runs, get_rate);
+                        double cseam = median(sm[m], runs, get_commit_rate) * (double)messages;
+                        double rss_seam = 0;
+                        for (int i = 0; i < runs; i++)
+                                if (sm[m][i].rss_mib > rss_seam)
+                                        rss_seam = sm[m][i].rss_mib;
+                        char label[32];
+                        snprintf(label, sizeof(label), "seam%s%s",
+                                 strcmp(o->dedup_modes[m], "none") ? "+" : "",
+                                 strcmp(o->dedup_modes[m], "none") ? o->dedup_modes[m] : "");
+                        printf("%-14s %14.0f %6.2f %16.0f %6.2f %14.2f %10.2f %8.1f\n", label,
+                               mseam, mseam / mraw, cseam, cseam / craw,
+                               median(sm[m], runs, get_start_to_commit),
+                               median(sm[m], runs, get_cpu) * 1e6 / (double)messages, rss_seam);
                 }
-                printf("\nmedian msgs/s, first message -> last handled:   raw %10.0f   "
-                       "seam %10.0f   ratio seam/raw %.2f\n", mraw, mseam, mseam / mraw);
-                printf("median msgs/s, first message -> all committed:  raw %10.0f   "
-                       "seam %10.0f   ratio seam/raw %.2f\n", craw, cseam, cseam / craw);
-                printf("median s, process start -> all committed:       raw %10.2f   "
-                       "seam %10.2f\n", median(raw, runs, get_start_to_commit),
-                       median(sm, runs, get_start_to_commit));
-                printf("median CPU us per message (user+sys, whole run): raw %10.2f   "
-                       "seam %10.2f\n", median(raw, runs, get_cpu) * 1e6 / (double)messages,
-                       median(sm, runs, get_cpu) * 1e6 / (double)messages);
-                printf("peak RSS (max over runs, MiB):                  raw %10.1f   "
-                       "seam %10.1f\n", rss_raw, rss_seam);
+                printf("(medians of %d run(s); ratio = seam / raw of the same run set; "
+                       "seam+STORE = with that idempotency store)\n",
+                       runs);
                 print_loadavg("at the end");
         }
 
@@ -1383,7 +1456,8 @@ static int bench_run(const struct cli *o)
                 remove_dir(dir);
         free(dir);
         free(raw);
-        free(sm);
+        for (int m = 0; m < MAX_DEDUP_MODES; m++)
+                free(sm[m]);
         free(end);
         free(end_tmp);
         return rc ? 1 : 0;
