@@ -16,6 +16,7 @@
 
 struct order_audit {
         const struct seam_host_api *api;
+        seam_ctx *ctx;
         int fd;
         int fsync_each;
         int64_t max_value_bytes;
@@ -36,6 +37,7 @@ static int order_audit_init(seam_ctx *ctx, const struct seam_host_api *api, void
         if (!a)
                 return -1;
         a->api = api;
+        a->ctx = ctx;
         api->config_string(ctx, "path", &path);
         api->config_bool(ctx, "fsync", &a->fsync_each);
         api->config_int(ctx, "max_value_bytes", &a->max_value_bytes);
@@ -141,6 +143,9 @@ static seam_result order_audit_handle(void *state, const seam_msg *msg)
                 api->msg_set_error(msg, w < 0 ? strerror(errno) : "short write or fsync failure");
                 return SEAM_RETRY;
         }
+        if (SEAM_API_HAS(api, metric_counter_add))
+                api->metric_counter_add(a->ctx, "seam_plugin_order_audit_written_bytes_total",
+                                        "Bytes appended to the audit file.", (double)n);
         return SEAM_OK;
 }
 

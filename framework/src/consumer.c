@@ -853,6 +853,7 @@ int seam_instance_new(const struct seam_config *cfg, size_t idx,
         inst->ctx.plugin_name = plugin->def->name;
         inst->ctx.plugin_config = &inst->plugin_config;
         inst->ctx.correlation_header = cc->correlation_header;
+        inst->ctx.metrics = deps->metrics;
 
         rd_kafka_conf_t *conf;
         err = seam_kafka_consumer_conf(cfg, idx, bootstrap_override, &conf, errstr,

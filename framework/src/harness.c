@@ -530,8 +530,12 @@ int seam_cli_plugin_test(int argc, char **argv)
                 harness_close(&h);
                 return seam_err_exit_code(rc);
         }
-        h.ctx = (struct seam_ctx){h.cc->name, h.plugin->def->name, h.cc->correlation_header, &h.pcfg};
-        h.ctx.plugin_config = &h.pcfg;
+        h.ctx = (struct seam_ctx){
+                .consumer_name = h.cc->name,
+                .plugin_name = h.plugin->def->name,
+                .correlation_header = h.cc->correlation_header,
+                .plugin_config = &h.pcfg,
+        };
         if (!rc && strcmp(h.cc->dedup_store, "none"))
                 rc = setup_dedup(&h, postgres, err, sizeof(err));
         if (rc) {

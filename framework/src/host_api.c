@@ -8,6 +8,7 @@
 #include "err.h"
 #include "inbox.h"
 #include "log.h"
+#include "metrics.h"
 
 static void msg_init_common(struct seam_msg *m, const struct seam_ctx *ctx, uint32_t attempt)
 {
@@ -300,6 +301,42 @@ static int api_sql_query_value(const seam_msg *msg, const char *sql, int nparams
         return sql_result(msg, rc, err);
 }
 
+/* Plugin metrics are families like any other, labelled by consumer, so
+ * two instances of one plugin report apart. Names must carry the plugin's
+ * prefix, so a plugin cannot shadow the host's own series. */
+static struct seam_metric *plugin_metric(seam_ctx *ctx, const char *name, const char *help,
+                                         int counter)
+{
+        if (!name || strncmp(name, "seam_plugin_", 12))
+                return NULL;
+        struct seam_metric_family *f =
+            counter ? seam_metrics_counter(ctx->metrics, name, help, SEAM_METRIC_LABELS("consumer"))
+                    : seam_metrics_gauge(ctx->metrics, name, help, SEAM_METRIC_LABELS("consumer"));
+        return seam_metric_get(f, 1, (const char *[]){ctx->consumer_name});
+}
+
+static int api_metric_counter_add(seam_ctx *ctx, const char *name, const char *help, double value)
+{
+        if (!ctx->metrics)
+                return 0; /* the offline harness keeps none */
+        struct seam_metric *m = plugin_metric(ctx, name, help, 1);
+        if (!m || value < 0)
+                return SEAM_ERR_INVALID;
+        seam_counter_add(m, value);
+        return 0;
+}
+
+static int api_metric_gauge_set(seam_ctx *ctx, const char *name, const char *help, double value)
+{
+        if (!ctx->metrics)
+                return 0;
+        struct seam_metric *m = plugin_metric(ctx, name, help, 0);
+        if (!m)
+                return SEAM_ERR_INVALID;
+        seam_gauge_set(m, value);
+        return 0;
+}
+
 static const struct avro_value *api_msg_value(const seam_msg *msg)
 {
         return msg->value;
@@ -346,4 +383,6 @@ const struct seam_host_api seam_host_api_v1 = {
         .msg_value_json = api_msg_value_json,
         .sql_exec = api_sql_exec,
         .sql_query_value = api_sql_query_value,
+        .metric_counter_add = api_metric_counter_add,
+        .metric_gauge_set = api_metric_gauge_set,
 };

@@ -14,6 +14,7 @@ struct seam_ctx {
         const char *consumer_name;
         const char *plugin_name;
         const char *correlation_header; /* logged as correlation_id */
+        struct seam_metrics *metrics;   /* custom metrics; NULL: none kept */
         const struct seam_plugin_config *plugin_config;
 };
 

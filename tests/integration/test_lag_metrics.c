@@ -157,6 +157,8 @@ int main(void)
         CHECK(sample(m, "seam_partition_paused", 0) == 1);
         double secs_before = sample(m, "seam_partition_lag_seconds", 0);
         CHECK(secs_before >= 0);
+        /* The plugin's own counter (host API metric_counter_add). */
+        CHECK_CONTAINS(m, "seam_plugin_recorder_records_total{consumer=\"c\"} 10\n");
         promtool_check(m);
         free(m);
 

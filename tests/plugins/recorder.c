@@ -134,6 +134,9 @@ static seam_result recorder_handle(void *state, const seam_msg *msg)
                 api->msg_set_error(msg, "recorder: write failed");
                 return SEAM_RETRY;
         }
+        if (SEAM_API_HAS(api, metric_counter_add))
+                api->metric_counter_add(r->ctx, "seam_plugin_recorder_records_total",
+                                        "Lines the recorder test plugin wrote.", 1);
         return SEAM_OK;
 }
 

@@ -175,6 +175,18 @@ struct seam_host_api {
                                const char *const *params, char *out, size_t outlen,
                                int *found);
 
+        /* Custom metrics, exported on /metrics with the label
+         * consumer="<instance name>". `name` is the full metric name and
+         * must follow seam_plugin_<plugin>_<name>_<unit>; a counter's ends
+         * in _total; `help` is one line. The first call registers the
+         * metric, later ones only update it (a short lock: fine per
+         * message). Returns 0, or a negative value for an invalid name or
+         * a name taken by another type. Safe from any thread. */
+        int (*metric_counter_add)(seam_ctx *ctx, const char *name, const char *help,
+                                  double value);
+        int (*metric_gauge_set)(seam_ctx *ctx, const char *name, const char *help,
+                                double value);
+
         /* --- new entries go here, at the end --- */
 };
 
