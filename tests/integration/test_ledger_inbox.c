@@ -264,7 +264,7 @@ static void make_events(void)
                 e->occurred_at = 1763800000000LL + i * 1000LL;
                 if (i % 7)
                         snprintf(e->description, sizeof(e->description),
-                                 "Zahlung #%d für %s", i, e->account_id);
+                                 "Zahlung #%d für acc-%02d", i, account);
         }
         for (int k = 0; k < POISON_EACH; k++) {
                 struct event *z = &events[DISTINCT + k];
