@@ -152,3 +152,25 @@ int seam_cli_parse_time(const char *s, int64_t *out, const char **why)
         return 0;
 }
 
+
+int seam_cli_add_prop(char ***props, size_t *count, const char *kv)
+{
+        const char *eq = strchr(kv, '=');
+        if (!eq || eq == kv)
+                return -1;
+        char **p = realloc(*props, (*count + 3) * sizeof(*p));
+        if (!p)
+                return -1;
+        *props = p;
+        p[*count] = strndup(kv, (size_t)(eq - kv));
+        p[*count + 1] = strdup(eq + 1);
+        p[*count + 2] = NULL;
+        if (!p[*count] || !p[*count + 1]) {
+                free(p[*count]);
+                free(p[*count + 1]);
+                p[*count] = NULL;
+                return -1;
+        }
+        *count += 2;
+        return 0;
+}

@@ -23,6 +23,10 @@ int seam_cli_parse_long(const char *s, long min, long max, long *out);
  * TZ). 0, or -1 with *why set. */
 int seam_cli_parse_time(const char *s, int64_t *out, const char **why);
 
+/* -X key=value into a NULL-terminated key, value, ... list of malloc'ed
+ * strings; -1 if there is no '=' (or no key), or out of memory. */
+int seam_cli_add_prop(char ***props, size_t *count, const char *kv);
+
 /* Appends a borrowed string to a growing array (repeated options); 0 or -1. */
 int seam_cli_append(const char ***arr, size_t *n, const char *v);
 

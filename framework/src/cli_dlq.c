@@ -272,28 +272,6 @@ static void format_time(int64_t ms, int millis, char *buf, size_t size)
 
 /* ---- options ------------------------------------------------------------- */
 
-static int add_prop(struct opts *o, const char *kv)
-{
-        const char *eq = strchr(kv, '=');
-        if (!eq || eq == kv)
-                return -1;
-        char **p = realloc(o->props, (o->prop_count + 3) * sizeof(*p));
-        if (!p)
-                return -1;
-        o->props = p;
-        p[o->prop_count] = strndup(kv, (size_t)(eq - kv));
-        p[o->prop_count + 1] = strdup(eq + 1);
-        p[o->prop_count + 2] = NULL;
-        if (!p[o->prop_count] || !p[o->prop_count + 1]) {
-                free(p[o->prop_count]);
-                free(p[o->prop_count + 1]);
-                p[o->prop_count] = NULL;
-                return -1;
-        }
-        o->prop_count += 2;
-        return 0;
-}
-
 /* Properties the tools set themselves; taking them from -X would break
  * what they promise (no group membership, commits only after delivery,
  * an idempotent acks=all producer). */
@@ -345,7 +323,7 @@ static int parse(int argc, char **argv, struct opts *o)
                 switch (c) {
                 case 'b': o->bootstrap = optarg; break;
                 case 'X':
-                        if (add_prop(o, optarg)) {
+                        if (seam_cli_add_prop(&o->props, &o->prop_count, optarg)) {
                                 snprintf(why, sizeof(why), "-X takes key=value, got '%s'", optarg);
                                 bad = why;
                         }

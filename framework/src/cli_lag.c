@@ -111,26 +111,11 @@ static void opts_free(struct opts *o)
 /* -X key=value into the NULL-terminated pair list. */
 static int add_prop(struct opts *o, const char *kv, const char *cmd)
 {
-        const char *eq = strchr(kv, '=');
-        if (!eq || eq == kv) {
+        if (seam_cli_add_prop(&o->props, &o->prop_count, kv) == 0)
+                return 0;
+        if (!strchr(kv, '=') || *kv == '=')
                 fprintf(stderr, "seam %s: -X takes key=value, got '%s'\n", cmd, kv);
-                return -1;
-        }
-        char **p = realloc(o->props, (o->prop_count + 3) * sizeof(*p));
-        if (!p)
-                return -1;
-        o->props = p;
-        p[o->prop_count] = strndup(kv, (size_t)(eq - kv));
-        p[o->prop_count + 1] = strdup(eq + 1);
-        p[o->prop_count + 2] = NULL;
-        if (!p[o->prop_count] || !p[o->prop_count + 1]) {
-                free(p[o->prop_count]);
-                free(p[o->prop_count + 1]);
-                p[o->prop_count] = NULL;
-                return -1;
-        }
-        o->prop_count += 2;
-        return 0;
+        return -1;
 }
 
 /* Returns -1 to go on, else the exit code. */
