@@ -18,8 +18,7 @@
 struct dbuild {
         const struct seam_avro_schema *reader;
         const char *where; /* the resolver's path to the field */
-        char path[512];    /* inside the default */
-        size_t path_len;
+        struct seam_avro_path path; /* inside the default */
         char *err;
         size_t errlen;
         size_t elements;
@@ -33,7 +32,7 @@ static int bfail(struct dbuild *b, const char *fmt, ...)
 {
         va_list ap;
         int n = snprintf(b->err, b->errlen, "resolve: %s%s: default: ",
-                         b->where, b->path);
+                         b->where, b->path.text);
 
         if (n < 0 || (size_t)n >= b->errlen)
                 return SEAM_ERR_INVALID;
@@ -46,32 +45,8 @@ static int bfail(struct dbuild *b, const char *fmt, ...)
 static int bnomem(struct dbuild *b)
 {
         snprintf(b->err, b->errlen, "resolve: %s%s: out of memory", b->where,
-                 b->path);
+                 b->path.text);
         return SEAM_ERR_NOMEM;
-}
-
-static size_t path_push(struct dbuild *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static size_t path_push(struct dbuild *b, const char *fmt, ...)
-{
-        size_t saved = b->path_len;
-        size_t room = sizeof(b->path) - b->path_len;
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(b->path + b->path_len, room, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-                b->path_len += (size_t)n < room ? (size_t)n : room - 1;
-        return saved;
-}
-
-static void path_pop(struct dbuild *b, size_t saved)
-{
-        b->path_len = saved;
-        b->path[saved] = '\0';
 }
 
 /* JSON encodes bytes and fixed defaults as strings whose code points 0-255
@@ -176,7 +151,7 @@ static int dflt_record(struct dbuild *b, avro_schema_t r, const json_t *j,
                 if (!fv)
                         fv = json_object_get(json_array_get(fields, k),
                                              "default");
-                saved = path_push(b, ".%s", name);
+                saved = seam_avro_path_push(&b->path, ".%s", name);
                 d->u.list.count = k + 1;
                 if (!fv)
                         return bfail(b, "the record default has no "
@@ -187,7 +162,7 @@ static int dflt_record(struct dbuild *b, avro_schema_t r, const json_t *j,
                     &d->u.list.items[k], depth + 1);
                 if (rc)
                         return rc;
-                path_pop(b, saved);
+                seam_avro_path_pop(&b->path, saved);
         }
         return 0;
 }
@@ -212,11 +187,11 @@ static int dflt_list(struct dbuild *b, avro_schema_t r, const json_t *j,
                 json_array_foreach(j, i, item)
                 {
                         d->u.list.count = i + 1;
-                        saved = path_push(b, "[%zu]", i);
+                        saved = seam_avro_path_push(&b->path, "[%zu]", i);
                         if ((rc = dflt_build(b, sub, item, &d->u.list.items[i],
                                              depth + 1)))
                                 return rc;
-                        path_pop(b, saved);
+                        seam_avro_path_pop(&b->path, saved);
                 }
         } else {
                 json_object_foreach((json_t *)j, key, item)
@@ -224,11 +199,11 @@ static int dflt_list(struct dbuild *b, avro_schema_t r, const json_t *j,
                         d->u.list.count = i + 1;
                         if (!(d->u.list.keys[i] = strdup(key)))
                                 return bnomem(b);
-                        saved = path_push(b, "[\"%s\"]", key);
+                        saved = seam_avro_path_push(&b->path, "[\"%s\"]", key);
                         if ((rc = dflt_build(b, sub, item, &d->u.list.items[i],
                                              depth + 1)))
                                 return rc;
-                        path_pop(b, saved);
+                        seam_avro_path_pop(&b->path, saved);
                         i++;
                 }
         }

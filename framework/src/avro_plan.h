@@ -36,6 +36,19 @@ avro_schema_t seam_avro_deref(avro_schema_t s);
 /* "int", "array", a named type's name: for messages. */
 const char *seam_avro_type_name(avro_schema_t s);
 
+/* A field path being built for error messages ("order.items[3].sku").
+ * Zero-initialised it is empty; a path too long for the buffer is cut,
+ * which only shortens messages. */
+struct seam_avro_path {
+        char text[512];
+        size_t len;
+};
+
+/* Appends a segment; returns the length to restore with _pop. */
+size_t seam_avro_path_push(struct seam_avro_path *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void seam_avro_path_pop(struct seam_avro_path *p, size_t saved);
+
 struct seam_avro_dflt;
 
 /* Check the JSON default of a reader field against its type `type` and

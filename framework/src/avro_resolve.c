@@ -32,8 +32,7 @@ struct builder {
         struct memo *memo;
         size_t memo_count;
         size_t memo_cap;
-        char path[512];
-        size_t path_len;
+        struct seam_avro_path path;
         char *err;
         size_t errlen;
 };
@@ -44,7 +43,7 @@ static int bfail(struct builder *b, const char *fmt, ...)
 static int bfail(struct builder *b, const char *fmt, ...)
 {
         va_list ap;
-        int n = snprintf(b->err, b->errlen, "resolve: %s: ", b->path);
+        int n = snprintf(b->err, b->errlen, "resolve: %s: ", b->path.text);
 
         if (n < 0 || (size_t)n >= b->errlen)
                 return SEAM_ERR_INVALID;
@@ -56,34 +55,8 @@ static int bfail(struct builder *b, const char *fmt, ...)
 
 static int bnomem(struct builder *b)
 {
-        snprintf(b->err, b->errlen, "resolve: %s: out of memory", b->path);
+        snprintf(b->err, b->errlen, "resolve: %s: out of memory", b->path.text);
         return SEAM_ERR_NOMEM;
-}
-
-/* Appends a path segment; returns the length to restore with path_pop. A
- * path too long for the buffer is cut, which only shortens messages. */
-static size_t path_push(struct builder *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static size_t path_push(struct builder *b, const char *fmt, ...)
-{
-        size_t saved = b->path_len;
-        size_t room = sizeof(b->path) - b->path_len;
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(b->path + b->path_len, room, fmt, ap);
-        va_end(ap);
-        if (n > 0)
-                b->path_len += (size_t)n < room ? (size_t)n : room - 1;
-        return saved;
-}
-
-static void path_pop(struct builder *b, size_t saved)
-{
-        b->path_len = saved;
-        b->path[saved] = '\0';
 }
 
 /* "record Order", "enum Suit", "string": how messages name a type. */
@@ -397,18 +370,18 @@ static int build_record(struct builder *b, avro_schema_t w, avro_schema_t r,
                 s->reader_index = target[i];
                 if (target[i] < 0) {
                         s->name = avro_schema_record_field_name(w, (int)i);
-                        saved = path_push(b, ".%s", s->name);
+                        saved = seam_avro_path_push(&b->path, ".%s", s->name);
                         rc = build(b, wt, NULL, &s->node);
                 } else {
                         s->name = avro_schema_record_field_name(r, target[i]);
-                        saved = path_push(b, ".%s", s->name);
+                        saved = seam_avro_path_push(&b->path, ".%s", s->name);
                         rc = build(b, wt,
                                    avro_schema_record_field_get_by_index(
                                        r, target[i]),
                                    &s->node);
                 }
                 if (!rc)
-                        path_pop(b, saved);
+                        seam_avro_path_pop(&b->path, saved);
         }
         if (rc)
                 goto out;
@@ -429,7 +402,7 @@ static int build_record(struct builder *b, avro_schema_t w, avro_schema_t r,
                 f = &n->u.rec.fills[n->u.rec.fill_count++];
                 f->reader_index = (int32_t)i;
                 f->name = avro_schema_record_field_name(r, (int)i);
-                saved = path_push(b, ".%s", f->name);
+                saved = seam_avro_path_push(&b->path, ".%s", f->name);
                 dflt = json_object_get(json_array_get(rfields, i), "default");
                 if (!dflt) {
                         rc = bfail(b, "the reader's field is not in the "
@@ -439,10 +412,10 @@ static int build_record(struct builder *b, avro_schema_t w, avro_schema_t r,
                 }
                 rc = seam_avro_default_new(
                     b->reader, avro_schema_record_field_get_by_index(r, (int)i),
-                    dflt, b->path, &f->value, &f->elements, &f->bytes, b->err,
+                    dflt, b->path.text, &f->value, &f->elements, &f->bytes, b->err,
                     b->errlen);
                 if (!rc)
-                        path_pop(b, saved);
+                        seam_avro_path_pop(&b->path, saved);
         }
 out:
         free(taken);
@@ -570,14 +543,14 @@ static int build(struct builder *b, avro_schema_t w, avro_schema_t r,
                                                        : SEAM_OP_MAP)))
                         return bnomem(b);
                 *out = n;
-                saved = path_push(b, wt == AVRO_ARRAY ? "[]" : "{}");
+                saved = seam_avro_path_push(&b->path, wt == AVRO_ARRAY ? "[]" : "{}");
                 rc = wt == AVRO_ARRAY
                          ? build(b, avro_schema_array_items(w),
                                  avro_schema_array_items(r), &n->u.items)
                          : build(b, avro_schema_map_values(w),
                                  avro_schema_map_values(r), &n->u.items);
                 if (!rc)
-                        path_pop(b, saved);
+                        seam_avro_path_pop(&b->path, saved);
                 return rc;
         default:
                 return bfail(b, "unsupported writer type %s",
@@ -640,7 +613,7 @@ int seam_avro_plan_new(const struct seam_avro_schema *writer,
                 snprintf(err, errlen, "resolve: out of memory");
                 return SEAM_ERR_NOMEM;
         }
-        path_push(&b, "%s", p->root_name);
+        seam_avro_path_push(&b.path, "%s", p->root_name);
         rc = build(&b, writer->avro, r, &p->root);
         free(b.memo);
         if (rc) {

@@ -740,3 +740,24 @@ const json_t *seam_avro_schema_def(const struct seam_avro_schema *s,
         free(full);
         return n ? n->def : NULL;
 }
+
+size_t seam_avro_path_push(struct seam_avro_path *p, const char *fmt, ...)
+{
+        size_t saved = p->len;
+        size_t room = sizeof(p->text) - p->len;
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(p->text + p->len, room, fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                p->len += (size_t)n < room ? (size_t)n : room - 1;
+        return saved;
+}
+
+void seam_avro_path_pop(struct seam_avro_path *p, size_t saved)
+{
+        p->len = saved;
+        p->text[saved] = '\0';
+}
