@@ -17,97 +17,11 @@
 #include "dedup.h"
 #include "err.h"
 #include "inbox.h"
+#include "pgbed.h"
 #include "testutil.h"
 
-static char *dir;
-static char script[1024];
-static char *dsn;
-static int server_started;
+static const char *dsn;
 static char errbuf[1024];
-
-/* ---- the server ---- */
-
-static int bed(const char *verb)
-{
-        char cmd[3000];
-        snprintf(cmd, sizeof(cmd), "bash '%s' %s '%s' >>'%s/bed.log' 2>&1",
-                 script, verb, dir, dir);
-        int rc = system(cmd);
-        if (rc != 0) {
-                char path[1200];
-                snprintf(path, sizeof(path), "%s/bed.log", dir);
-                char *log = tu_read_file(path, NULL);
-                fprintf(stderr, "postgres.sh %s failed (status %d):\n%s\n", verb,
-                        rc, log ? log : "(no log)");
-                free(log);
-        }
-        return rc;
-}
-
-static int passed;
-
-static void stop_server(void)
-{
-        if (server_started) {
-                server_started = 0;
-                bed("stop");
-        }
-}
-
-/* At exit, passed or not: stop the server; keep the files (data dir, server
- * log) of a failed run, or of any run with SEAM_E2E_KEEP=1. */
-static void cleanup(void)
-{
-        stop_server();
-        if (!dir)
-                return;
-        if (passed && !getenv("SEAM_E2E_KEEP")) {
-                char cmd[1200];
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-                if (system(cmd) != 0)
-                        fprintf(stderr, "could not remove %s\n", dir);
-        } else {
-                fprintf(stderr, "files kept in %s (server log: postgres.log)\n", dir);
-        }
-}
-
-/* ctest's timeout sends SIGTERM: still stop the server (fork/exec only,
- * both async-signal-safe). */
-static void on_signal(int sig)
-{
-        if (server_started) {
-                pid_t pid = fork();
-                if (pid == 0) {
-                        char *argv[] = {"bash", script, "stop", dir, NULL};
-                        execvp("bash", argv);
-                        _exit(127);
-                }
-                if (pid > 0)
-                        waitpid(pid, NULL, 0);
-        }
-        _exit(128 + sig);
-}
-
-static void start_server(void)
-{
-        snprintf(script, sizeof(script), "%s/tests/e2e/lib/postgres.sh",
-                 tu_env("SEAM_SOURCE_DIR"));
-        dir = tu_mkdtemp("seam-dedup-pg");
-        atexit(cleanup);
-        signal(SIGTERM, on_signal);
-        signal(SIGINT, on_signal);
-        int64_t t0 = seam_mono_ms();
-        server_started = 1;
-        CHECKF(bed("start") == 0, "could not start PostgreSQL (see above); "
-                                  "files in %s", dir);
-        char path[1200];
-        snprintf(path, sizeof(path), "%s/dsn", dir);
-        dsn = tu_read_file(path, NULL);
-        CHECK(dsn != NULL);
-        dsn[strcspn(dsn, "\n")] = '\0';
-        fprintf(stderr, "PostgreSQL up in %lld ms: %s\n",
-                (long long)(seam_mono_ms() - t0), dsn);
-}
 
 /* ---- helpers ---- */
 
@@ -518,7 +432,7 @@ static void test_inbox_errors(void)
 
         /* The inbox needs the postgres store. */
         char path[1200];
-        snprintf(path, sizeof(path), "%s/embedded.mdb", dir);
+        snprintf(path, sizeof(path), "%s/embedded.mdb", pg_bed_dir());
         struct seam_dedup_options o = {.type = SEAM_DEDUP_EMBEDDED, .path = path};
         struct seam_dedup *e = NULL;
         CHECK_EQ_INT(seam_dedup_open(&o, &e, errbuf, sizeof(errbuf)), 0);
@@ -669,7 +583,7 @@ static void test_restart(void)
         exec_ok(tx, "INSERT INTO ledger VALUES ($1, $2)", 2, p);
 
         int64_t t0 = seam_mono_ms();
-        CHECK(bed("restart") == 0);
+        CHECK(pg_bed_run("restart") == 0);
         fprintf(stderr, "restart took %lld ms\n", (long long)(seam_mono_ms() - t0));
 
         CHECK_EQ_INT(seam_inbox_exec(tx, "SELECT 1", 0, NULL, NULL, errbuf, sizeof(errbuf)),
@@ -689,7 +603,7 @@ static void test_restart(void)
         CHECK_EQ_INT(seam_inbox_commit(tx, errbuf, sizeof(errbuf)), 0);
 
         /* Server down: TRANSIENT at once (connection refused), no hang. */
-        CHECK(bed("stop") == 0);
+        CHECK(pg_bed_run("stop") == 0);
         t0 = seam_mono_ms();
         int rc = seam_dedup_seen(pod_a, "g1", "orders/0/1", errbuf, sizeof(errbuf));
         CHECKF(rc == SEAM_ERR_TRANSIENT, "%d %s", rc, errbuf);
@@ -708,7 +622,7 @@ static void test_restart(void)
         struct seam_dedup *d = NULL;
         CHECK_EQ_INT(seam_dedup_open(&o, &d, errbuf, sizeof(errbuf)), SEAM_ERR_TRANSIENT);
 
-        CHECK(bed("start") == 0);
+        CHECK(pg_bed_run("start") == 0);
         CHECK_EQ_INT(seen(pod_a, "g1", "orders/0/1"), 1);
         mark1(pod_b, "g1", "while-down", 3000);
         CHECK_EQ_INT(is_duplicate(pod_a, "ledger", "pay-restart"), 1);
@@ -741,7 +655,7 @@ static void test_bad_options(void)
 int main(void)
 {
         int64_t t0 = seam_mono_ms();
-        start_server();
+        dsn = pg_bed_start("seam-dedup-pg");
         TEST_RUN(test_two_pods_open);
         TEST_RUN(test_seen_mark);
         TEST_RUN(test_expire);
@@ -755,8 +669,7 @@ int main(void)
         TEST_RUN(test_bad_options);
         seam_dedup_close(pod_a);
         seam_dedup_close(pod_b);
-        free(dsn);
         fprintf(stderr, "done in %lld ms\n", (long long)(seam_mono_ms() - t0));
-        passed = 1;
+        pg_bed_passed();
         return 0;
 }

@@ -54,6 +54,7 @@
 #include "clock.h"
 #include "kafka_util.h"
 #include "mockenv.h"
+#include "pgbed.h"
 #include "registry.h"
 #include "testutil.h"
 #include "wire.h"
@@ -113,90 +114,25 @@ static int64_t per_partition[PARTITIONS];
 static struct me_env *env;
 static PGconn *pg;
 
-/* ---- PostgreSQL: started like tests/integration/test_dedup_pg.c ---- */
+/* ---- PostgreSQL (tests/support/pgbed.h) ---- */
 
-static char *pg_dir;
-static char pg_script[1024];
-static char *dsn;
-static int pg_started;
-static int passed;
+static const char *dsn;
 
-static int pg_bed(const char *verb)
-{
-        char cmd[3000];
-        snprintf(cmd, sizeof(cmd), "bash '%s' %s '%s' >>'%s/bed.log' 2>&1", pg_script, verb,
-                 pg_dir, pg_dir);
-        int rc = system(cmd);
-        if (rc != 0) {
-                char path[1200];
-                snprintf(path, sizeof(path), "%s/bed.log", pg_dir);
-                char *log = tu_read_file(path, NULL);
-                fprintf(stderr, "postgres.sh %s failed (status %d):\n%s\n", verb, rc,
-                        log ? log : "(no log)");
-                free(log);
-        }
-        return rc;
-}
-
-static void pg_cleanup(void)
+/* The test's own connection closes before the server stops at exit. */
+static void pg_close(void)
 {
         if (pg) {
                 PQfinish(pg);
                 pg = NULL;
         }
-        if (pg_started) {
-                pg_started = 0;
-                pg_bed("stop");
-        }
-        if (!pg_dir)
-                return;
-        if (passed && !getenv("SEAM_E2E_KEEP")) {
-                char cmd[1200];
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pg_dir);
-                if (system(cmd) != 0)
-                        fprintf(stderr, "could not remove %s\n", pg_dir);
-        } else {
-                fprintf(stderr, "PostgreSQL files kept in %s (server log: postgres.log)\n",
-                        pg_dir);
-        }
-}
-
-/* ctest's timeout sends SIGTERM: still stop the server (fork/exec only). */
-static void on_signal(int sig)
-{
-        if (pg_started) {
-                pid_t pid = fork();
-                if (pid == 0) {
-                        char *argv[] = {"bash", pg_script, "stop", pg_dir, NULL};
-                        execvp("bash", argv);
-                        _exit(127);
-                }
-                if (pid > 0)
-                        waitpid(pid, NULL, 0);
-        }
-        _exit(128 + sig);
 }
 
 static void pg_start(void)
 {
-        snprintf(pg_script, sizeof(pg_script), "%s/tests/e2e/lib/postgres.sh",
-                 tu_env("SEAM_SOURCE_DIR"));
-        pg_dir = tu_mkdtemp("seam-ledger-pg");
-        atexit(pg_cleanup);
-        signal(SIGTERM, on_signal);
-        signal(SIGINT, on_signal);
-        int64_t t0 = seam_mono_ms();
-        pg_started = 1;
-        CHECKF(pg_bed("start") == 0, "could not start PostgreSQL (see above); files in %s",
-               pg_dir);
-        char path[1200];
-        snprintf(path, sizeof(path), "%s/dsn", pg_dir);
-        dsn = tu_read_file(path, NULL);
-        CHECK(dsn != NULL);
-        dsn[strcspn(dsn, "\n")] = '\0';
+        dsn = pg_bed_start("seam-ledger-pg");
+        atexit(pg_close);
         pg = PQconnectdb(dsn);
         CHECKF(PQstatus(pg) == CONNECTION_OK, "connect %s: %s", dsn, PQerrorMessage(pg));
-        fprintf(stderr, "PostgreSQL up in %lld ms: %s\n", (long long)(seam_mono_ms() - t0), dsn);
 }
 
 /* Rows of a query; NULL when it failed (a table not created yet). */
@@ -885,8 +821,7 @@ int main(void)
         curl_global_cleanup();
         fprintf(stderr, "test_ledger_inbox passed in %.1f s\n",
                 (double)(seam_mono_ms() - t0) / 1000.0);
-        passed = 1;
+        pg_bed_passed();
         me_env_finish(env);
-        free(dsn);
         return 0;
 }

@@ -49,6 +49,7 @@
 #include "clock.h"
 #include "kafka_util.h"
 #include "mockenv.h"
+#include "pgbed.h"
 #include "testutil.h"
 
 #define TOPIC "rp.t"
@@ -525,87 +526,6 @@ static void dedup_reprocess(void)
 
 #define INBOX_IDEM "    idempotency: {store: postgres, inbox: true, store_offsets: true}\n"
 
-static char pg_script[1024];
-static char *pg_dir;
-static int pg_started;
-
-static int bed(const char *verb)
-{
-        char cmd[3000];
-        snprintf(cmd, sizeof(cmd), "bash '%s' %s '%s' >>'%s/bed.log' 2>&1", pg_script, verb,
-                 pg_dir, pg_dir);
-        int rc = system(cmd);
-        if (rc != 0) {
-                char path[1200];
-                snprintf(path, sizeof(path), "%s/bed.log", pg_dir);
-                char *log = tu_read_file(path, NULL);
-                fprintf(stderr, "postgres.sh %s failed (status %d):\n%s\n", verb, rc,
-                        log ? log : "(no log)");
-                free(log);
-        }
-        return rc;
-}
-
-static int passed;
-
-/* At exit, passed or not: stop the server; keep its files (data dir,
- * server log) of a failed run. */
-static void pg_cleanup(void)
-{
-        if (pg_started) {
-                pg_started = 0;
-                bed("stop");
-        }
-        if (!pg_dir)
-                return;
-        if (passed) {
-                char cmd[1200];
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pg_dir);
-                if (system(cmd) != 0)
-                        fprintf(stderr, "could not remove %s\n", pg_dir);
-        } else {
-                fprintf(stderr, "PostgreSQL files kept in %s\n", pg_dir);
-        }
-        free(pg_dir);
-        pg_dir = NULL;
-}
-
-/* ctest's timeout sends SIGTERM: still stop the server (fork/exec only). */
-static void on_signal(int sig)
-{
-        if (pg_started) {
-                pid_t pid = fork();
-                if (pid == 0) {
-                        char *argv[] = {"bash", pg_script, "stop", pg_dir, NULL};
-                        execvp("bash", argv);
-                        _exit(127);
-                }
-                if (pid > 0)
-                        waitpid(pid, NULL, 0);
-        }
-        _exit(128 + sig);
-}
-
-static char *pg_start(void)
-{
-        snprintf(pg_script, sizeof(pg_script), "%s/tests/e2e/lib/postgres.sh",
-                 tu_env("SEAM_SOURCE_DIR"));
-        pg_dir = tu_mkdtemp("seam-replay-pg");
-        atexit(pg_cleanup);
-        signal(SIGTERM, on_signal);
-        signal(SIGINT, on_signal);
-        int64_t t = seam_mono_ms();
-        pg_started = 1;
-        CHECKF(bed("start") == 0, "could not start PostgreSQL (see above); files in %s", pg_dir);
-        char path[1200];
-        snprintf(path, sizeof(path), "%s/dsn", pg_dir);
-        char *dsn = tu_read_file(path, NULL);
-        CHECK(dsn);
-        dsn[strcspn(dsn, "\n")] = '\0';
-        fprintf(stderr, "PostgreSQL up in %lld ms\n", (long long)(seam_mono_ms() - t));
-        return dsn;
-}
-
 static void db_offsets(const char *dsn, const char *group, int64_t *out)
 {
         PGconn *c = PQconnectdb(dsn);
@@ -666,7 +586,7 @@ int main(void)
         me_create_topic(env, TOPIC, NP);
         t0_ms = seam_wall_ms() - 3600 * 1000;
         produce();
-        char *dsn = pg_start();
+        const char *dsn = pg_bed_start("seam-replay-pg");
 
         plain_c = (struct consumer){.group = "rp-plain", .name = "plain"};
         dedup_c = (struct consumer){.group = "rp-dedup", .name = "dedup"};
@@ -735,9 +655,7 @@ int main(void)
         dedup_reprocess();
 
         me_env_finish(env);
-        passed = 1;
-        pg_cleanup();
-        free(dsn);
+        pg_bed_passed();
         curl_global_cleanup();
         fprintf(stderr, "test_replay: ok (%lld ms)\n", (long long)(seam_mono_ms() - t));
         return 0;
